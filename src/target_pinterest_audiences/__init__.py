@@ -1,0 +1,1 @@
+"""Singer target that keeps Pinterest Ads customer lists in step with audience membership."""
