@@ -1,0 +1,68 @@
+"""Identifier normalisation and hashing: the only place a raw identifier is read.
+
+Pinterest matches customer-list members by email, IDFA or Android advertising id (MAID).
+Emails may be sent plain or hashed; mobile ids must be hashed (Pinterest v5 spec,
+``CustomerListRequest.records``). We always send lowercase SHA-256 hex, so no raw value
+ever leaves the process, and pass through values the input already hashed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+EMAIL = "EMAIL"
+IDFA = "IDFA"
+MAID = "MAID"
+LIST_TYPES = (EMAIL, IDFA, MAID)
+
+#: MD5, SHA-1 and SHA-256 hex digests: the hashes Pinterest accepts (spec, ``records``).
+HASHED_LENGTHS = frozenset({32, 40, 64})
+#: RFC 5321 caps a forward path at 256 octets, so an address at 254 characters.
+MAX_EMAIL_LENGTH = 254
+#: IDFAs and Android advertising ids are 36-character UUIDs; leave room for odd vendors.
+MAX_MOBILE_ID_LENGTH = 128
+
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+class InvalidIdentifierError(ValueError):
+    """An identifier that cannot be used; its message names the problem, never the value."""
+
+
+def is_hashed(value: str) -> bool:
+    """Tell whether a normalised value already is an MD5, SHA-1 or SHA-256 hex digest."""
+    return len(value) in HASHED_LENGTHS and _HEX.fullmatch(value) is not None
+
+
+def _check_email(value: str) -> None:
+    if len(value) > MAX_EMAIL_LENGTH:
+        msg = f"email longer than {MAX_EMAIL_LENGTH} characters"
+        raise InvalidIdentifierError(msg)
+    local, at, domain = value.partition("@")
+    if not at or not local or not domain or "@" in domain or any(c.isspace() for c in value):
+        msg = "email is not an address (one @ with text on both sides, no spaces)"
+        raise InvalidIdentifierError(msg)
+
+
+def hash_identifier(list_type: str, value: object) -> str:
+    """Return the lowercase SHA-256 hex of a normalised identifier, or the given hash.
+
+    Normalisation (trim, lowercase) comes first, so `` A@B.com `` and ``a@b.com`` are one
+    member. Raises :class:`InvalidIdentifierError` for a value that is not usable.
+    """
+    if not isinstance(value, str):
+        msg = f"{list_type.lower()} is not a string"
+        raise InvalidIdentifierError(msg)
+    normalised = value.strip().lower()
+    if is_hashed(normalised):
+        return normalised
+    if list_type == EMAIL:
+        _check_email(normalised)
+    elif not normalised:
+        msg = f"{list_type} is empty"
+        raise InvalidIdentifierError(msg)
+    elif len(normalised) > MAX_MOBILE_ID_LENGTH:
+        msg = f"{list_type} longer than {MAX_MOBILE_ID_LENGTH} characters"
+        raise InvalidIdentifierError(msg)
+    return hashlib.sha256(normalised.encode()).hexdigest()

@@ -1,0 +1,223 @@
+"""Record shapes to membership signals: which audiences a record speaks of, and who.
+
+The contract knows three shapes, tried in order (first match wins):
+
+1. Segment audience events (``type`` is ``identify`` or ``track``), as Segment Engage sends
+   them to its own Pinterest Audiences destination;
+2. flat rows with an ``audience`` field and an optional ``in_audience``;
+3. anything else: the stream's name is the audience and every record is a member.
+
+Everything here is pure: no I/O, no logging, and errors never carry a record's values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from target_pinterest_audiences.identifiers import (
+    EMAIL,
+    IDFA,
+    MAID,
+    InvalidIdentifierError,
+    hash_identifier,
+)
+
+SEGMENT_TYPES = frozenset({"identify", "track"})
+AUDIENCE_ENTERED = "Audience Entered"
+AUDIENCE_EXITED = "Audience Exited"
+#: Audience keys and names go into list names; Pinterest caps nothing documented, we cap
+#: at a length no real audience key reaches so that a garbage field is caught early.
+MAX_AUDIENCE_KEY_LENGTH = 200
+
+_TRUE = frozenset({"true", "1"})
+_FALSE = frozenset({"false", "0"})
+
+# Where each identifier type is looked up, in the contract's order; the first present wins.
+_EMAIL_PATHS = (("traits", "email"), ("properties", "email"), ("context", "traits", "email"))
+_IDFA_KEYS = ("idfa", "ios_idfa")
+_MAID_KEYS = ("maid", "android_id", "gaid")
+_DEVICE_TYPES = {"ios": IDFA, "android": MAID}
+
+
+class InvalidRecordError(ValueError):
+    """A record that cannot be used. The message is a reason, never a value."""
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """What one record says: audience signals for each of its hashed identifiers."""
+
+    signals: tuple[tuple[str, bool], ...]
+    """(audience key, is a member) pairs; several when an identify carries several traits."""
+    identifiers: tuple[tuple[str, str], ...]
+    """(list type, lowercase hex hash) pairs, one per list type at most."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A record that is valid but says nothing for us to sync, and why."""
+
+    reason: str
+
+
+def parse_membership(value: object) -> bool:
+    """Read a membership value: JSON booleans, ``true``/``false`` in any case, 1/0."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if value in (0, 1):
+            return value == 1
+    elif isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    msg = "membership value is not a boolean (true/false, 1/0)"
+    raise InvalidRecordError(msg)
+
+
+def _dig(record: Mapping[str, Any], path: tuple[str, ...]) -> object:
+    node: object = record
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _present(value: object) -> bool:
+    return value is not None and value != ""
+
+
+def _audience_key(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        msg = "audience key is not a non-empty string"
+        raise InvalidRecordError(msg)
+    key = value.strip()
+    if len(key) > MAX_AUDIENCE_KEY_LENGTH:
+        msg = f"audience key longer than {MAX_AUDIENCE_KEY_LENGTH} characters"
+        raise InvalidRecordError(msg)
+    return key
+
+
+def _first_email(record: Mapping[str, Any]) -> object:
+    for path in _EMAIL_PATHS:
+        value = _dig(record, path)
+        if _present(value):
+            return value
+    return record.get("email")
+
+
+def _raw_identifiers(record: Mapping[str, Any]) -> dict[str, object]:
+    raw: dict[str, object] = {}
+    email = _first_email(record)
+    if _present(email):
+        raw[EMAIL] = email
+    device = _dig(record, ("context", "device"))
+    if isinstance(device, Mapping):
+        device_type = device.get("type")
+        list_type = _DEVICE_TYPES.get(device_type.lower()) if isinstance(device_type, str) else None
+        if list_type and _present(device.get("advertisingId")):
+            raw[list_type] = device["advertisingId"]
+    for list_type, keys in ((IDFA, _IDFA_KEYS), (MAID, _MAID_KEYS)):
+        if list_type not in raw:
+            value = next((record[key] for key in keys if _present(record.get(key))), None)
+            if value is not None:
+                raw[list_type] = value
+    return raw
+
+
+def extract_identifiers(record: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Find, normalise and hash every identifier of a record, one per list type."""
+    raw = _raw_identifiers(record)
+    if not raw:
+        msg = "no identifier (email, IDFA or Android advertising id)"
+        raise InvalidRecordError(msg)
+    try:
+        return tuple((kind, hash_identifier(kind, value)) for kind, value in raw.items())
+    except InvalidIdentifierError as exc:
+        raise InvalidRecordError(str(exc)) from None
+
+
+def _persona_key(record: Mapping[str, Any]) -> object:
+    personas = _dig(record, ("context", "personas"))
+    if isinstance(personas, Mapping) and personas.get("computation_class") == "audience":
+        return personas.get("computation_key")
+    return None
+
+
+def _identify_signals(
+    record: Mapping[str, Any], selected: frozenset[str] | None
+) -> tuple[tuple[str, bool], ...] | None:
+    """Signals of a Segment identify call, or None when it names no audience."""
+    traits = record.get("traits")
+    traits = traits if isinstance(traits, Mapping) else {}
+    persona_key = _persona_key(record)
+    if _present(persona_key):
+        key = _audience_key(persona_key)
+        if key not in traits:
+            msg = "identify names an audience but its traits carry no membership for it"
+            raise InvalidRecordError(msg)
+        return ((key, parse_membership(traits[key])),)
+    if not selected:
+        return None
+    # Segment's docs also show audience identifies with bare traits: the audiences setting
+    # says which traits are audience keys.
+    found = tuple(
+        (key, traits[key]) for key in sorted(selected) if isinstance(traits.get(key), bool)
+    )
+    return found or None
+
+
+def _track_signals(record: Mapping[str, Any]) -> tuple[tuple[str, bool], ...] | None:
+    """Signals of a Segment track call, or None when it names no audience."""
+    properties = record.get("properties")
+    properties = properties if isinstance(properties, Mapping) else {}
+    raw_key = properties.get("audience_key")
+    if not _present(raw_key):
+        raw_key = _persona_key(record)
+        if not _present(raw_key):
+            return None
+    key = _audience_key(raw_key)
+    if key in properties:
+        return ((key, parse_membership(properties[key])),)
+    member = {AUDIENCE_ENTERED: True, AUDIENCE_EXITED: False}.get(record.get("event"))  # type: ignore[arg-type]
+    if member is None:
+        msg = "track names an audience but carries no membership (property or event name)"
+        raise InvalidRecordError(msg)
+    return ((key, member),)
+
+
+def classify(
+    record: Mapping[str, Any], stream: str, selected: frozenset[str] | None = None
+) -> Membership | Ignored:
+    """Turn one record into membership signals, or say why it is ignored.
+
+    ``selected`` is the ``audiences`` setting: only these audiences are synced.
+    Raises :class:`InvalidRecordError` for a record that cannot be used.
+    """
+    signals: tuple[tuple[str, bool], ...]
+    if record.get("type") in SEGMENT_TYPES:
+        found = (
+            _identify_signals(record, selected)
+            if record["type"] == "identify"
+            else _track_signals(record)
+        )
+        if found is None:
+            return Ignored("not an audience event")
+        signals = found
+    elif "audience" in record:
+        in_audience = record.get("in_audience")
+        member = True if in_audience is None else parse_membership(in_audience)
+        signals = ((_audience_key(record["audience"]), member),)
+    else:
+        signals = ((_audience_key(stream), True),)
+
+    if selected is not None:
+        signals = tuple(signal for signal in signals if signal[0] in selected)
+        if not signals:
+            return Ignored("audience not in the audiences setting")
+    return Membership(signals, extract_identifiers(record))
