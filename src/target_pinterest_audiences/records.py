@@ -166,9 +166,7 @@ def _identify_signals(
         return None
     # Segment's docs also show audience identifies with bare traits: the audiences setting
     # says which traits are audience keys.
-    found = tuple(
-        (key, traits[key]) for key in sorted(selected) if isinstance(traits.get(key), bool)
-    )
+    found = tuple((key, traits[key]) for key in sorted(selected) if isinstance(traits.get(key), bool))
     return found or None
 
 
@@ -191,9 +189,7 @@ def _track_signals(record: Mapping[str, Any]) -> tuple[tuple[str, bool], ...] | 
     return ((key, member),)
 
 
-def classify(
-    record: Mapping[str, Any], stream: str, selected: frozenset[str] | None = None
-) -> Membership | Ignored:
+def classify(record: Mapping[str, Any], stream: str, selected: frozenset[str] | None = None) -> Membership | Ignored:
     """Turn one record into membership signals, or say why it is ignored.
 
     ``selected`` is the ``audiences`` setting: only these audiences are synced.
@@ -201,11 +197,7 @@ def classify(
     """
     signals: tuple[tuple[str, bool], ...]
     if record.get("type") in SEGMENT_TYPES:
-        found = (
-            _identify_signals(record, selected)
-            if record["type"] == "identify"
-            else _track_signals(record)
-        )
+        found = _identify_signals(record, selected) if record["type"] == "identify" else _track_signals(record)
         if found is None:
             return Ignored("not an audience event")
         signals = found

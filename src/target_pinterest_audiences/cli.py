@@ -1,0 +1,43 @@
+"""The executable: the SDK's CLI, with errors a user can act on shown as one line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from singer_sdk.singerlib.exceptions import InvalidInputLine
+
+from target_pinterest_audiences.client import PinterestError
+from target_pinterest_audiences.settings import SettingsError
+from target_pinterest_audiences.sinks import InvalidRecordStopError
+from target_pinterest_audiences.store import StoreError
+from target_pinterest_audiences.sync import SyncError
+from target_pinterest_audiences.target import TargetPinterestAudiences
+
+USER_ERRORS = (
+    SettingsError,
+    PinterestError,
+    StoreError,
+    SyncError,
+    InvalidRecordStopError,
+    InvalidInputLine,
+)
+
+
+def main() -> None:
+    """Run the target; a failure ends with one line on stderr and exit code 1."""
+    try:
+        TargetPinterestAudiences.cli()
+    except USER_ERRORS as exc:
+        fail(str(exc))
+    except Exception as exc:
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            logging.getLogger(__name__).exception("Unexpected error")
+        fail(f"unexpected {type(exc).__name__}: {exc}")
+
+
+def fail(line: str) -> None:
+    """Print the error line and exit non-zero."""
+    sys.stderr.write(f"target-pinterest-audiences: error: {line}\n")
+    sys.stderr.flush()
+    raise SystemExit(1)

@@ -1,0 +1,487 @@
+"""Pinterest v5 client: auth, retries with backoff, pacing, and the calls this target makes.
+
+Everything that crosses the network goes through :meth:`PinterestClient.request`, so the
+rules hold for every call: a per-thread keep-alive session, client-side pacing, retries of
+429/5xx/timeouts/dropped connections with full-jitter backoff that honours ``Retry-After``
+and ``X-RateLimit-Reset``, one token renewal on a 401, and errors of one line that name the
+list and the operation but never a token or an identifier.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.pinterest.com/v5"
+#: Statuses worth another try: rate limiting and server-side failures (contract, Semantics).
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: customer_lists/list allows page_size 1..250 (spec, ``query_page_size``).
+MAX_PAGE_SIZE = 250
+#: Seconds to connect and to wait for a reply; Pinterest answers list updates in well under.
+TIMEOUT = (10.0, 120.0)
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 60.0
+USER_AGENT = "target-pinterest-audiences"
+_MAX_MESSAGE = 300
+
+
+class PinterestError(Exception):
+    """A request Pinterest did not accept. ``str()`` is the one line a user sees."""
+
+    def __init__(  # noqa: PLR0913
+        self,
+        operation: str,
+        *,
+        status: int | None = None,
+        code: object = None,
+        message: str = "",
+        request_id: str | None = None,
+        retries: int = 0,
+    ) -> None:
+        """Keep the parts of the failure; the message is built in ``__str__``."""
+        super().__init__(operation)
+        self.operation = operation
+        self.status = status
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.retries = retries
+
+    def __str__(self) -> str:
+        """One line: what failed, Pinterest's answer, and the request id for support."""
+        parts = [f"Pinterest refused {self.operation}"]
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.code is not None:
+            parts.append(f"code {self.code}")
+        text = ", ".join(parts)
+        if self.message:
+            text += f": {self.message}"
+        if self.retries:
+            text += f" (after {self.retries} retries)"
+        if self.request_id:
+            text += f" [x-pinterest-rid {self.request_id}]"
+        return text
+
+
+class AuthenticationError(PinterestError):
+    """The credentials are wrong, expired or revoked: only a person can fix that."""
+
+    def __str__(self) -> str:
+        """Say what to do: re-authorise."""
+        return super().__str__() + ". Re-authorise the Pinterest app and update access_token or refresh_token."
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _MAX_MESSAGE else flat[: _MAX_MESSAGE - 1] + "…"
+
+
+def error_from_response(operation: str, response: requests.Response, retries: int = 0) -> PinterestError:
+    """Build the error for a refused request from Pinterest's ``{code, message}`` body."""
+    code: object = None
+    message = ""
+    try:
+        body = response.json()
+    except ValueError:
+        content_type = response.headers.get("Content-Type", "no content type").split(";")[0]
+        message = f"unexpected reply ({content_type}, {len(response.content)} bytes)"
+    else:
+        if isinstance(body, Mapping) and "message" in body:
+            code = body.get("code")
+            message = _one_line(str(body["message"]))
+        else:
+            message = "unexpected JSON reply without code and message"
+    kind: type[PinterestError] = PinterestError
+    if response.status_code == 401:  # noqa: PLR2004
+        kind = AuthenticationError
+    return kind(
+        operation,
+        status=response.status_code,
+        code=code,
+        message=message,
+        request_id=response.headers.get("x-pinterest-rid"),
+        retries=retries,
+    )
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds the server asked us to wait, from ``Retry-After`` or ``X-RateLimit-Reset``.
+
+    ``Retry-After`` is seconds or an HTTP date (RFC 9110 section 10.2.3). Pinterest documents
+    neither header, so both are honoured when present. ``X-RateLimit-Reset`` is read as
+    seconds to wait, or as a Unix time when it is larger than a day.
+    """
+    now = time.time() if now is None else now
+    value = headers.get("Retry-After")
+    if value:
+        value = value.strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None:
+            return max(0.0, when.timestamp() - now)
+    reset = headers.get("X-RateLimit-Reset")
+    if reset:
+        try:
+            number = float(reset)
+        except ValueError:
+            return None
+        return max(0.0, number - now) if number > 86_400 else max(0.0, number)  # noqa: PLR2004
+    return None
+
+
+class Pacer:
+    """Client-side pacing: at most ``rate`` request starts per second across all threads."""
+
+    def __init__(self, rate: float | None) -> None:
+        """``rate`` of None or 0 turns pacing off."""
+        self._interval = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        """Block until this thread may start a request."""
+        if not self._interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self._interval
+        if start > now:
+            time.sleep(start - now)
+
+
+@dataclass
+class Credentials:
+    """What the client authenticates with; tokens live only here, never in messages."""
+
+    access_token: str | None = None
+    refresh_token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    on_rotate: Callable[[str], None] | None = None
+    """Called with a new refresh token when Pinterest rotates it (continuous refresh)."""
+
+    def __repr__(self) -> str:
+        """Never show a token, even in a debugger or a traceback."""
+        return "Credentials(***)"
+
+    @property
+    def can_refresh(self) -> bool:
+        """True when the refresh flow is configured."""
+        return bool(self.refresh_token and self.client_id and self.client_secret)
+
+
+@dataclass
+class CallStats:
+    """Requests and retries made, for the run report (thread-safe increments)."""
+
+    requests: int = 0
+    retries: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, *, requests: int = 0, retries: int = 0) -> None:
+        """Count a request or a retry."""
+        with self.lock:
+            self.requests += requests
+            self.retries += retries
+
+
+class PinterestClient:
+    """The Pinterest v5 calls of this target, safe to share between sink threads."""
+
+    def __init__(  # noqa: PLR0913
+        self,
+        api_url: str,
+        credentials: Credentials,
+        *,
+        requests_per_second: float | None = None,
+        max_retry_seconds: float = 600.0,
+        timeout: tuple[float, float] = TIMEOUT,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Prepare the client; nothing is sent until the first call."""
+        self.api_url = api_url.rstrip("/")
+        self._credentials = credentials
+        self._access_token = credentials.access_token
+        self._token_lock = threading.Lock()
+        self._pacer = Pacer(requests_per_second)
+        self._max_retry_seconds = max_retry_seconds
+        self._timeout = timeout
+        self._sleep = sleep
+        self._local = threading.local()
+        self.stats = CallStats()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @property
+    def session(self) -> requests.Session:
+        """One keep-alive session per thread: requests.Session is not thread-safe."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = USER_AGENT
+            self._local.session = session
+        return session
+
+    def _token(self) -> str:
+        with self._token_lock:
+            if self._access_token is None:
+                self._refresh_locked(None)
+            assert self._access_token is not None  # noqa: S101 - set by the refresh above
+            return self._access_token
+
+    def renew_token(self, rejected: str | None) -> None:
+        """Get a new access token, unless another thread already replaced ``rejected``."""
+        with self._token_lock:
+            self._refresh_locked(rejected)
+
+    def _refresh_locked(self, rejected: str | None) -> None:
+        if rejected is not None and self._access_token != rejected:
+            return
+        creds = self._credentials
+        if not creds.can_refresh:
+            raise AuthenticationError(
+                "the access token", status=401, code=2, message="access token rejected or missing"
+            )
+        assert creds.client_id is not None  # noqa: S101 - can_refresh checked both
+        assert creds.client_secret is not None  # noqa: S101
+        body = {"grant_type": "refresh_token", "refresh_token": creds.refresh_token or ""}
+        response = self._send_plain(
+            "POST",
+            "/oauth/token",
+            "refreshing the access token",
+            data=body,
+            auth=(creds.client_id, creds.client_secret),
+        )
+        payload = response.json()
+        token = payload.get("access_token") if isinstance(payload, Mapping) else None
+        if not isinstance(token, str) or not token:
+            raise PinterestError(
+                "refreshing the access token",
+                status=response.status_code,
+                message="no access_token in the reply",
+            )
+        self._access_token = token
+        rotated = payload.get("refresh_token")
+        if isinstance(rotated, str) and rotated and rotated != creds.refresh_token:
+            creds.refresh_token = rotated
+            if creds.on_rotate is not None:
+                creds.on_rotate(rotated)
+            logger.info("Pinterest rotated the refresh token; the new one is kept in the store.")
+
+    def _send(  # noqa: C901, PLR0913
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: object = None,
+        data: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        recover: Callable[[], Mapping[str, Any] | None] | None = None,
+    ) -> requests.Response | Mapping[str, Any]:
+        """Send one call with pacing and retries; return the accepted response or raise.
+
+        ``recover`` runs before a retry of a call that may have taken effect (a create that
+        timed out): when it finds the effect, what it found stands in for the reply.
+        """
+        url = self.api_url + path
+        deadline = time.monotonic() + self._max_retry_seconds
+        attempt = 0
+        renewed = False
+        while True:
+            headers = {}
+            token = None
+            if auth is None:
+                token = self._token()
+                headers["Authorization"] = f"Bearer {token}"
+            self._pacer.wait()
+            self.stats.add(requests=1)
+            failure: str
+            wait: float | None = None
+            response: requests.Response | None = None
+            try:
+                reply = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    auth=auth,
+                    headers=headers,
+                    timeout=self._timeout,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                failure = type(exc).__name__
+            else:
+                response = reply
+                if response.status_code < 400:  # noqa: PLR2004
+                    return response
+                if response.status_code == 401 and token is not None and not renewed:  # noqa: PLR2004
+                    renewed = True
+                    self.renew_token(token)
+                    continue
+                if response.status_code not in RETRY_STATUSES:
+                    raise error_from_response(operation, response, attempt)
+                failure = f"HTTP {response.status_code}"
+                wait = retry_after_seconds(response.headers)
+            backoff = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311
+            delay = max(backoff, wait or 0.0)
+            if time.monotonic() + delay > deadline:
+                if response is not None:
+                    raise error_from_response(operation, response, attempt)
+                raise PinterestError(operation, message=f"no answer ({failure})", retries=attempt)
+            attempt += 1
+            self.stats.add(retries=1)
+            logger.warning("Retrying %s in %.1fs after %s (retry %d).", operation, delay, failure, attempt)
+            self._sleep(delay)
+            if recover is not None:
+                recovered = recover()
+                if recovered is not None:
+                    return recovered
+
+    def _send_plain(
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        **kwargs: Any,  # noqa: ANN401
+    ) -> requests.Response:
+        response = self._send(method, path, operation, **kwargs)
+        assert isinstance(response, requests.Response)  # noqa: S101 - no recover given
+        return response
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        **kwargs: Any,  # noqa: ANN401
+    ) -> Any:  # noqa: ANN401
+        """Send an authenticated call and return its JSON body."""
+        response = self._send(method, path, operation, **kwargs)
+        if not isinstance(response, requests.Response):
+            return response
+        try:
+            return response.json()
+        except ValueError:
+            raise PinterestError(
+                operation,
+                status=response.status_code,
+                message="reply is not JSON",
+                request_id=response.headers.get("x-pinterest-rid"),
+            ) from None
+
+    # -- the calls ------------------------------------------------------------------------
+
+    def paginate(self, path: str, operation: str) -> Iterator[Mapping[str, Any]]:
+        """Yield every item of a bookmark-paginated listing, all pages."""
+        params: dict[str, Any] = {"page_size": MAX_PAGE_SIZE}
+        while True:
+            page = self.request("GET", path, operation, params=params)
+            if not isinstance(page, Mapping) or not isinstance(page.get("items"), list):
+                raise PinterestError(operation, message="reply has no items list")
+            yield from page["items"]
+            bookmark = page.get("bookmark")
+            if not bookmark:
+                return
+            params = {"page_size": MAX_PAGE_SIZE, "bookmark": bookmark}
+
+    def ad_accounts(self) -> Iterator[Mapping[str, Any]]:
+        """List the ad accounts this token can reach."""
+        return self.paginate("/ad_accounts", "listing ad accounts")
+
+    def customer_lists(self, ad_account_id: str) -> Iterator[Mapping[str, Any]]:
+        """Every customer list of an ad account."""
+        return self.paginate(f"/ad_accounts/{ad_account_id}/customer_lists", "listing customer lists")
+
+    def find_customer_list(self, ad_account_id: str, name: str) -> Mapping[str, Any] | None:
+        """Find the list of exactly this name, paging through the whole account."""
+        for item in self.customer_lists(ad_account_id):
+            if item.get("name") == name:
+                return item
+        return None
+
+    def create_customer_list(
+        self, ad_account_id: str, name: str, list_type: str, records: list[str]
+    ) -> Mapping[str, Any]:
+        """Create a list with its first records; a retry first checks it was not made."""
+        operation = f"creating customer list '{name}'"
+        body = {"name": name, "records": ",".join(records), "list_type": list_type}
+        result = self.request(
+            "POST",
+            f"/ad_accounts/{ad_account_id}/customer_lists",
+            operation,
+            json=body,
+            recover=lambda: self.find_customer_list(ad_account_id, name),
+        )
+        if not isinstance(result, Mapping) or not result.get("id"):
+            raise PinterestError(operation, message="reply carries no list id")
+        return result
+
+    def update_customer_list(
+        self, ad_account_id: str, list_id: str, operation_type: str, records: list[str], name: str
+    ) -> Mapping[str, Any]:
+        """ADD or REMOVE records; both are idempotent, so retries are safe."""
+        verb = "adding to" if operation_type == "ADD" else "removing from"
+        result = self.request(
+            "PATCH",
+            f"/ad_accounts/{ad_account_id}/customer_lists/{list_id}",
+            f"{verb} customer list '{name}' ({len(records)} records)",
+            json={"operation_type": operation_type, "records": ",".join(records)},
+        )
+        return result if isinstance(result, Mapping) else {}
+
+    def get_customer_list(self, ad_account_id: str, list_id: str, name: str) -> Mapping[str, Any]:
+        """One list, for its status at the end of a run."""
+        result = self.request(
+            "GET",
+            f"/ad_accounts/{ad_account_id}/customer_lists/{list_id}",
+            f"reading customer list '{name}'",
+        )
+        return result if isinstance(result, Mapping) else {}
+
+    def audiences(self, ad_account_id: str) -> Iterator[Mapping[str, Any]]:
+        """Every audience of an ad account."""
+        return self.paginate(f"/ad_accounts/{ad_account_id}/audiences", "listing audiences")
+
+    def find_list_audience(self, ad_account_id: str, list_id: str) -> Mapping[str, Any] | None:
+        """Find the CUSTOMER_LIST audience built on a list."""
+        for item in self.audiences(ad_account_id):
+            rule = item.get("rule")
+            if isinstance(rule, Mapping) and str(rule.get("customer_list_id")) == list_id:
+                return item
+        return None
+
+    def create_audience(self, ad_account_id: str, name: str, list_id: str) -> Mapping[str, Any]:
+        """Create the CUSTOMER_LIST audience that makes a list usable for targeting."""
+        operation = f"creating the audience of customer list '{name}'"
+        body = {
+            "name": name,
+            "audience_type": "CUSTOMER_LIST",
+            "rule": {"customer_list_id": list_id},
+        }
+        result = self.request(
+            "POST",
+            f"/ad_accounts/{ad_account_id}/audiences",
+            operation,
+            json=body,
+            recover=lambda: self.find_list_audience(ad_account_id, list_id),
+        )
+        return result if isinstance(result, Mapping) else {}

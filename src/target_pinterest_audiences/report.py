@@ -1,0 +1,170 @@
+"""The run report: what each list got, in a table for the log and JSON for machines."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Pinterest's status for a list with fewer than 100 matched users (spec, CustomerList.status).
+TOO_SMALL = "TOO_SMALL"
+
+
+@dataclass
+class ListReport:
+    """One customer list's part of a run."""
+
+    name: str
+    audience: str
+    list_type: str
+    id: str | None = None
+    created: bool = False
+    added: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    removals_not_sent: int = 0
+    invalid: int = 0
+    requests: int = 0
+    status: str | None = None
+
+
+@dataclass
+class RunReport:
+    """Counters of a run, shared by every sink thread."""
+
+    dry_run: bool = False
+    sync_mode: str = "changes"
+    started: float = field(default_factory=time.monotonic)
+    lists: dict[str, ListReport] = field(default_factory=dict)
+    records_read: int = 0
+    invalid: Counter[str] = field(default_factory=Counter)
+    ignored: Counter[str] = field(default_factory=Counter)
+    requests: int = 0
+    retries: int = 0
+    status: str = "running"
+    error: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def list_report(self, name: str, audience: str, list_type: str) -> ListReport:
+        """The report row of a list, made on first use."""
+        with self._lock:
+            row = self.lists.get(name)
+            if row is None:
+                row = self.lists[name] = ListReport(name=name, audience=audience, list_type=list_type)
+            return row
+
+    def count(self, row: ListReport, **amounts: int) -> None:
+        """Add to a list's counters under the report's lock."""
+        with self._lock:
+            for key, amount in amounts.items():
+                setattr(row, key, getattr(row, key) + amount)
+
+    def count_invalid(self, reason: str) -> None:
+        """Count an unusable record by reason."""
+        with self._lock:
+            self.invalid[reason] += 1
+
+    def count_ignored(self, reason: str) -> None:
+        """Count a valid record that carried nothing to sync."""
+        with self._lock:
+            self.ignored[reason] += 1
+
+    @property
+    def duration(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self.started
+
+    def too_small(self) -> list[ListReport]:
+        """Lists Pinterest cannot target yet: fewer than 100 matched users."""
+        return [row for row in self.lists.values() if row.status == TOO_SMALL]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form written to ``report_path``."""
+        rows = [asdict(row) for row in sorted(self.lists.values(), key=lambda r: r.name)]
+        totals = {
+            key: sum(row[key] for row in rows)
+            for key in ("added", "removed", "unchanged", "removals_not_sent", "invalid", "requests")
+        }
+        totals["lists_created"] = sum(1 for row in rows if row["created"])
+        return {
+            "status": self.status,
+            "error": self.error,
+            "dry_run": self.dry_run,
+            "sync_mode": self.sync_mode,
+            "duration_seconds": round(self.duration, 3),
+            "records_read": self.records_read,
+            "invalid_records": dict(sorted(self.invalid.items())),
+            "ignored_records": dict(sorted(self.ignored.items())),
+            "requests": self.requests,
+            "retries": self.retries,
+            "lists": rows,
+            "totals": totals,
+        }
+
+    def write(self, path: str | Path) -> None:
+        """Write the JSON report, creating its folder."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(self.as_dict(), indent=2) + "\n", encoding="utf-8")
+
+    def table(self) -> str:
+        """A fixed-width table of the lists and totals, for the log."""
+        data = self.as_dict()
+        headers = (
+            "list",
+            "type",
+            "id",
+            "added",
+            "removed",
+            "unchanged",
+            "invalid",
+            "requests",
+            "status",
+        )
+        body = [
+            (
+                row["name"] + (" (new)" if row["created"] else ""),
+                row["list_type"],
+                row["id"] or "-",
+                str(row["added"]),
+                str(row["removed"]) + (f" (+{row['removals_not_sent']} not sent)" if row["removals_not_sent"] else ""),
+                str(row["unchanged"]),
+                str(row["invalid"]),
+                str(row["requests"]),
+                row["status"] or "-",
+            )
+            for row in data["lists"]
+        ]
+        totals = data["totals"]
+        body.append(
+            (
+                "total",
+                "",
+                "",
+                str(totals["added"]),
+                str(totals["removed"]),
+                str(totals["unchanged"]),
+                str(sum(data["invalid_records"].values())),
+                str(data["requests"]),
+                "",
+            )
+        )
+        widths = [max(len(line[i]) for line in (headers, *body)) for i in range(len(headers))]
+        lines = [
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False)) for line in (headers, *body)
+        ]
+        lines.insert(1, "  ".join("-" * width for width in widths))
+        lines.insert(len(lines) - 1, lines[1])
+        prefix = "DRY RUN, nothing sent. " if self.dry_run else ""
+        summary = (
+            f"{prefix}Run {data['status']} in {data['duration_seconds']:.1f}s: "
+            f"{data['records_read']} records, {data['requests']} requests, {data['retries']} retries"
+        )
+        details = [f"invalid records: {dict(data['invalid_records'])}"] if data["invalid_records"] else []
+        if data["ignored_records"]:
+            details.append(f"ignored records: {dict(data['ignored_records'])}")
+        return "\n".join([summary, *lines, *details])

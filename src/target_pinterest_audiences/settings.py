@@ -1,0 +1,227 @@
+"""The target's settings: their JSON schema, defaults, and one-line checks.
+
+The schema is the single source of ``--about``, Meltano's settings and the README table.
+Checks run before any input is read and name the setting, never a secret's value.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import jsonschema
+from singer_sdk import typing as th
+
+from target_pinterest_audiences.client import DEFAULT_API_URL
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+SYNC_MODES = ("changes", "add_only", "mirror")
+ON_INVALID = ("skip", "fail")
+DEFAULT_LIST_NAME_TEMPLATE = "{audience} ({list_type})"
+#: 5,000 SHA-256 hashes make a 325 kB body. Pinterest documents no largest request; Tealium
+#: batches at 1 MB and Braze at 1,900 users (PINTEREST.md), so this stays well under the one
+#: and needs 2.6 times fewer requests of the scarce ads_write quota than the other.
+DEFAULT_RECORDS_PER_REQUEST = 5_000
+#: Pinterest documents no ads_write figure we could read; third parties quote 7 QPS (Braze)
+#: and 400 writes a minute (Amperity). 6 requests/s stays under the first.
+DEFAULT_REQUESTS_PER_SECOND = 6.0
+DEFAULT_MAX_RETRY_SECONDS = 600.0
+PLACEHOLDERS = frozenset({"audience", "list_type"})
+
+CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
+    th.Property(
+        "ad_account_id",
+        th.StringType(pattern=r"^\d+$", max_length=18),
+        required=True,
+        title="Ad account ID",
+        description="The Pinterest ad account (digits) that owns the customer lists.",
+    ),
+    th.Property(
+        "access_token",
+        th.StringType,
+        secret=True,
+        title="Access token",
+        description="A Pinterest v5 OAuth access token with ads:read and ads:write. "
+        "Use this, or refresh_token with client_id and client_secret.",
+    ),
+    th.Property(
+        "refresh_token",
+        th.StringType,
+        secret=True,
+        title="Refresh token",
+        description="With client_id and client_secret, the target gets and renews access tokens "
+        "itself. A refresh token Pinterest rotates is kept in the store and used from then on.",
+    ),
+    th.Property("client_id", th.StringType, title="Client ID", description="Pinterest app id."),
+    th.Property(
+        "client_secret",
+        th.StringType,
+        secret=True,
+        title="Client secret",
+        description="Pinterest app secret.",
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        default=DEFAULT_API_URL,
+        title="API URL",
+        description="Base URL of Pinterest's v5 API; every path is appended to it "
+        "(the sandbox, a proxy, or the local emulator).",
+    ),
+    th.Property(
+        "list_name_template",
+        th.StringType,
+        default=DEFAULT_LIST_NAME_TEMPLATE,
+        title="List name template",
+        description="Name of the customer list of an audience, with the placeholders {audience} "
+        "(required) and {list_type} (EMAIL, IDFA or MAID).",
+    ),
+    th.Property(
+        "create_audience",
+        th.BooleanType,
+        default=True,
+        title="Create audience",
+        description="When a list is created, also create a CUSTOMER_LIST audience on it, of the same name.",
+    ),
+    th.Property(
+        "audiences",
+        th.ArrayType(th.StringType),
+        title="Audiences",
+        description="Sync only these audience keys (others are counted and ignored). Also lets an "
+        "identify call without context.personas carry membership: a listed trait holding a "
+        "boolean is a signal.",
+    ),
+    th.Property(
+        "sync_mode",
+        th.StringType(allowed_values=list(SYNC_MODES)),
+        default="changes",
+        title="Sync mode",
+        description="changes: true adds and false removes; add_only: removals are counted, not sent; "
+        "mirror: each run holds an audience's whole membership, and members the store knows that "
+        "did not appear are removed.",
+    ),
+    th.Property(
+        "max_removal_fraction",
+        th.NumberType(minimum=0, maximum=1),
+        default=0.5,
+        title="Max removal fraction",
+        description="Mirror mode refuses a run that would remove more than this share of a list's known members.",
+    ),
+    th.Property(
+        "records_per_request",
+        th.IntegerType(minimum=1, maximum=100_000),
+        default=DEFAULT_RECORDS_PER_REQUEST,
+        title="Records per request",
+        description="Identifiers per ADD or REMOVE request (default 5000: a 325 kB body).",
+    ),
+    th.Property(
+        "store_url",
+        th.StringType,
+        title="Store URL",
+        description="SQLAlchemy URL of the target's own store (list ids, what each list holds, "
+        "rotated tokens). Default: the SQLite file .target-pinterest-audiences/store.db in the "
+        "working directory; postgresql+psycopg://... for runs that share no disk.",
+    ),
+    th.Property(
+        "dry_run",
+        th.BooleanType,
+        default=False,
+        title="Dry run",
+        description="Send nothing to Pinterest and write nothing to the store; report what would be sent.",
+    ),
+    th.Property(
+        "on_invalid_record",
+        th.StringType(allowed_values=list(ON_INVALID)),
+        default="skip",
+        title="On invalid record",
+        description="skip: an unusable record is counted and logged by stream, position and reason "
+        "(never its values); fail: the run stops.",
+    ),
+    th.Property(
+        "report_path",
+        th.StringType,
+        title="Report path",
+        description="Write the run report as JSON to this file.",
+    ),
+    th.Property(
+        "max_requests_per_second",
+        th.NumberType(minimum=0),
+        default=DEFAULT_REQUESTS_PER_SECOND,
+        title="Max requests per second",
+        description="Client-side pacing of all requests to Pinterest (0 turns it off).",
+    ),
+    th.Property(
+        "max_retry_seconds",
+        th.NumberType(minimum=0),
+        default=DEFAULT_MAX_RETRY_SECONDS,
+        title="Max retry seconds",
+        description="How long one request may keep being retried (429, 5xx, timeouts) before the run stops.",
+    ),
+).to_dict()
+
+SECRETS = frozenset(name for name, spec in CONFIG_SCHEMA["properties"].items() if spec.get("secret"))
+
+
+class SettingsError(ValueError):
+    """Settings that cannot work; ``str()`` is one line naming the settings."""
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """Say what is wrong with a setting without echoing its value (it may be a secret)."""
+    name = ".".join(str(part) for part in error.absolute_path) or "settings"
+    if error.validator == "required":
+        missing = str(error.message).split("'")[1] if "'" in error.message else "a setting"
+        return f"{missing} is required"
+    rule = error.validator_value
+    explanations = {
+        "type": f"must be of type {rule}",
+        "pattern": "must be a string of digits" if rule == r"^\d+$" else f"must match {rule}",
+        "enum": f"must be one of {', '.join(map(str, rule))}" if isinstance(rule, list) else "is not allowed",
+        "minimum": f"must be at least {rule}",
+        "maximum": f"must be at most {rule}",
+        "maxLength": f"must be at most {rule} characters",
+    }
+    return f"{name} {explanations.get(str(error.validator), 'is not valid')}"
+
+
+def _template_errors(template: str) -> list[str]:
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError:
+        return ["list_name_template has an unbalanced { or }"]
+    errors = []
+    if "audience" not in fields:
+        errors.append("list_name_template must contain {audience}")
+    unknown = fields - PLACEHOLDERS
+    if unknown:
+        errors.append(
+            f"list_name_template has unknown placeholders {sorted(unknown)}; use {{audience}} and {{list_type}}"
+        )
+    return errors
+
+
+def check(config: Mapping[str, Any], schema: Mapping[str, Any] = CONFIG_SCHEMA) -> list[str]:
+    """Every problem with the settings, each a short phrase naming the setting."""
+    validator = jsonschema.Draft7Validator(schema)
+    errors = [_describe(error) for error in validator.iter_errors(dict(config))]
+    errors += _template_errors(str(config.get("list_name_template") or DEFAULT_LIST_NAME_TEMPLATE))
+    api_url = str(config.get("api_url") or DEFAULT_API_URL)
+    parsed = urlparse(api_url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        errors.append("api_url must be an http(s) URL")
+    if not config.get("dry_run") and not config.get("access_token"):
+        missing = [name for name in ("refresh_token", "client_id", "client_secret") if not config.get(name)]
+        if missing:
+            errors.append(
+                "access_token, or all of refresh_token, client_id and client_secret, is required"
+                f" (missing: {', '.join(missing)})"
+            )
+    return errors
+
+
+def one_line(errors: list[str]) -> str:
+    """Join setting problems into the one line a user sees."""
+    return "Invalid settings: " + "; ".join(errors) + "."

@@ -1,0 +1,314 @@
+"""The target's own store: list ids, what Pinterest accepted per list, rotated tokens, runs.
+
+Pinterest's API never says who is in a customer list, so the store is the only memory of
+it: it turns a repeated input into no writes at all (``changes``), and makes ``mirror``
+possible. It holds hashed identifiers only. It lives behind SQLAlchemy at ``store_url``: an
+embedded SQLite file by default, PostgreSQL for teams whose runs share no disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STORE_PATH = Path(".target-pinterest-audiences") / "store.db"
+SCHEMA_VERSION = 1
+#: Bound parameters per statement; SQLite's default cap is 32,766 (SQLITE_MAX_VARIABLE_NUMBER).
+CHUNK = 5_000
+
+metadata = sa.MetaData()
+
+store_meta = sa.Table(
+    "store_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+)
+customer_lists = sa.Table(
+    "customer_lists",
+    metadata,
+    sa.Column("ad_account_id", sa.String(18), primary_key=True),
+    sa.Column("name", sa.String(500), primary_key=True),
+    sa.Column("list_id", sa.String(18), nullable=False),
+    sa.Column("list_type", sa.String(16), nullable=False),
+    sa.Column("audience_id", sa.String(32)),
+    # True when every member Pinterest holds went through this store (we created the list);
+    # False for a list found in the account, whose earlier members we never saw.
+    sa.Column("members_known", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+list_members = sa.Table(
+    "list_members",
+    metadata,
+    sa.Column("list_id", sa.String(18), primary_key=True),
+    sa.Column("member", sa.String(64), primary_key=True),
+)
+refresh_tokens = sa.Table(
+    "refresh_tokens",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("refresh_token", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("report", sa.Text),
+)
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used; the message names ``store_url``."""
+
+
+@dataclass(frozen=True)
+class StoredList:
+    """A customer list the store knows."""
+
+    ad_account_id: str
+    name: str
+    list_id: str
+    list_type: str
+    audience_id: str | None
+    members_known: bool
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(tz=dt.timezone.utc)
+
+
+def default_store_url() -> str:
+    """The embedded SQLite file under the working directory (a Meltano project's root)."""
+    return f"sqlite:///{DEFAULT_STORE_PATH}"
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<unparseable URL>"
+
+
+def _chunks(items: list[str], size: int = CHUNK) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Store:
+    """SQLAlchemy-backed store, safe to share between sink threads."""
+
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+        """Wrap an engine; use :meth:`open` to make one from a URL."""
+        self.engine = engine
+        self.read_only = read_only
+        # SQLite allows one writer at a time: serialise our own threads instead of meeting
+        # "database is locked". PostgreSQL handles concurrency itself.
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+
+    @classmethod
+    def open(cls, url: str | None, *, read_only: bool = False) -> Store:
+        """Open (and create or upgrade) the store at ``url``; ``read_only`` writes nothing.
+
+        A read-only store whose SQLite file does not exist yet is an empty in-memory one, so
+        a dry run leaves no file behind.
+        """
+        url = url or default_store_url()
+        try:
+            parsed = make_url(url)
+        except sa.exc.ArgumentError as exc:
+            raise StoreError(f"store_url is not a SQLAlchemy URL: {exc}") from None
+        try:
+            if parsed.get_backend_name() == "sqlite":
+                database = parsed.database or ""
+                if database and database != ":memory:":
+                    path = Path(database)
+                    if read_only and not path.exists():
+                        parsed = parsed.set(database=":memory:")
+                    elif not read_only:
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                engine = sa.create_engine(parsed, connect_args={"timeout": 60})
+                sa.event.listen(engine, "connect", _sqlite_pragmas)
+            else:
+                engine = sa.create_engine(parsed, pool_pre_ping=True)
+            store = cls(engine, read_only=read_only)
+            store._prepare()
+        except (sa.exc.SQLAlchemyError, OSError, ImportError) as exc:
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+            raise StoreError(f"store_url {redact_url(url)} cannot be opened: {reason}") from None
+        return store
+
+    def _prepare(self) -> None:
+        with self.engine.begin() as conn:
+            metadata.create_all(conn, checkfirst=True)
+            version = conn.execute(sa.select(store_meta.c.value).where(store_meta.c.key == "schema_version")).scalar()
+            if version is None:
+                self._upsert(conn, store_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)})
+            elif int(version) > SCHEMA_VERSION:
+                raise StoreError(
+                    f"store_url holds a newer store (schema {version}); upgrade target-pinterest-audiences"
+                )
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    def _upsert(self, conn: Connection, table: sa.Table, row: dict[str, object]) -> None:
+        """Insert a row or replace the one with its primary key (SQLite and PostgreSQL)."""
+        keys = [column.name for column in table.primary_key.columns]
+        values = {name: value for name, value in row.items() if name not in keys}
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(table).values(row)
+        conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=values))
+
+    def _insert_ignore(self, conn: Connection, table: sa.Table, rows: list[dict[str, object]]) -> None:
+        if not rows:
+            return
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+
+    # -- lists ----------------------------------------------------------------------------
+
+    def get_list(self, ad_account_id: str, name: str) -> StoredList | None:
+        """The list of this name in this account, if the store knows it."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(customer_lists).where(
+                    customer_lists.c.ad_account_id == ad_account_id, customer_lists.c.name == name
+                )
+            ).first()
+        if row is None:
+            return None
+        return StoredList(
+            ad_account_id=row.ad_account_id,
+            name=row.name,
+            list_id=row.list_id,
+            list_type=row.list_type,
+            audience_id=row.audience_id,
+            members_known=bool(row.members_known),
+        )
+
+    def save_list(self, stored: StoredList) -> None:
+        """Remember a list's id, type and audience."""
+        if self.read_only:
+            return
+        with self._writing() as conn:
+            self._upsert(
+                conn,
+                customer_lists,
+                {
+                    "ad_account_id": stored.ad_account_id,
+                    "name": stored.name,
+                    "list_id": stored.list_id,
+                    "list_type": stored.list_type,
+                    "audience_id": stored.audience_id,
+                    "members_known": stored.members_known,
+                    "created_at": _now(),
+                },
+            )
+
+    # -- members --------------------------------------------------------------------------
+
+    def members_among(self, list_id: str, candidates: Iterable[str]) -> set[str]:
+        """Which of ``candidates`` the store holds as accepted members of the list."""
+        found: set[str] = set()
+        column = list_members.c.member
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(candidates)):
+                found.update(
+                    conn.execute(
+                        sa.select(column).where(list_members.c.list_id == list_id, column.in_(chunk))
+                    ).scalars()
+                )
+        return found
+
+    def record_accepted(self, list_id: str, operation_type: str, members: list[str]) -> None:
+        """Record what Pinterest accepted: call only after the request succeeded."""
+        if self.read_only or not members:
+            return
+        with self._writing() as conn:
+            for chunk in _chunks(members):
+                if operation_type == "ADD":
+                    self._insert_ignore(conn, list_members, [{"list_id": list_id, "member": m} for m in chunk])
+                else:
+                    conn.execute(
+                        sa.delete(list_members).where(
+                            list_members.c.list_id == list_id, list_members.c.member.in_(chunk)
+                        )
+                    )
+
+    def member_count(self, list_id: str) -> int:
+        """How many members the store holds for a list."""
+        with self.engine.connect() as conn:
+            count = conn.execute(
+                sa.select(sa.func.count()).select_from(list_members).where(list_members.c.list_id == list_id)
+            ).scalar()
+        return int(count or 0)
+
+    # -- tokens and runs ------------------------------------------------------------------
+
+    def refresh_token(self, key: str) -> str | None:
+        """The latest refresh token Pinterest issued for the credentials behind ``key``."""
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(refresh_tokens.c.refresh_token).where(refresh_tokens.c.key == key)).scalar()
+        return str(value) if value is not None else None
+
+    def save_refresh_token(self, key: str, token: str) -> None:
+        """Keep a rotated refresh token: the old one may stop working."""
+        if self.read_only:
+            return
+        with self._writing() as conn:
+            self._upsert(conn, refresh_tokens, {"key": key, "refresh_token": token, "updated_at": _now()})
+
+    def start_run(self) -> int | None:
+        """Open a run in the history; None for a read-only store."""
+        if self.read_only:
+            return None
+        with self._writing() as conn:
+            result = conn.execute(sa.insert(runs).values(started_at=_now(), status="running"))
+            key = result.inserted_primary_key
+        return int(key[0]) if key else None
+
+    def finish_run(self, run_id: int | None, status: str, report_json: str) -> None:
+        """Close a run with its status and report."""
+        if self.read_only or run_id is None:
+            return
+        with self._writing() as conn:
+            conn.execute(
+                sa.update(runs).where(runs.c.id == run_id).values(finished_at=_now(), status=status, report=report_json)
+            )
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    # WAL lets readers go on while a writer commits; NORMAL sync is safe with WAL.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

@@ -1,0 +1,137 @@
+"""The Target class: settings, the run's shared parts, and the end-of-run report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import typing as t
+from dataclasses import dataclass
+
+from singer_sdk import Target
+from singer_sdk.contrib.msgspec import MsgSpecReader
+
+from target_pinterest_audiences import settings
+from target_pinterest_audiences.client import DEFAULT_API_URL, Credentials, PinterestClient
+from target_pinterest_audiences.report import RunReport
+from target_pinterest_audiences.sinks import AudienceSink
+from target_pinterest_audiences.store import Store
+from target_pinterest_audiences.sync import ListSync, SyncOptions
+
+if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+@dataclass
+class Run:
+    """What every sink of one run shares."""
+
+    sync: ListSync
+    report: RunReport
+    store: Store
+    selected: frozenset[str] | None
+    stop_on_invalid: bool
+    run_id: int | None
+
+
+def token_key(client_id: str, refresh_token: str) -> str:
+    """Store key of the refresh token chain that started from the configured token."""
+    return hashlib.sha256(f"{client_id}:{refresh_token}".encode()).hexdigest()
+
+
+def build_run(config: Mapping[str, t.Any]) -> Run:
+    """Open the store and make the client from validated settings; sends nothing."""
+    dry_run = bool(config.get("dry_run"))
+    store = Store.open(config.get("store_url"), read_only=dry_run)
+    client = None
+    if not dry_run:
+        credentials = Credentials(
+            access_token=config.get("access_token"),
+            refresh_token=config.get("refresh_token"),
+            client_id=config.get("client_id"),
+            client_secret=config.get("client_secret"),
+        )
+        if credentials.can_refresh:
+            key = token_key(str(credentials.client_id), str(credentials.refresh_token))
+            credentials.refresh_token = store.refresh_token(key) or credentials.refresh_token
+            credentials.on_rotate = lambda token: store.save_refresh_token(key, token)
+        client = PinterestClient(
+            str(config.get("api_url") or DEFAULT_API_URL),
+            credentials,
+            requests_per_second=float(config.get("max_requests_per_second", settings.DEFAULT_REQUESTS_PER_SECOND)),
+            max_retry_seconds=float(config.get("max_retry_seconds", settings.DEFAULT_MAX_RETRY_SECONDS)),
+        )
+    options = SyncOptions(
+        ad_account_id=str(config["ad_account_id"]),
+        list_name_template=str(config.get("list_name_template") or settings.DEFAULT_LIST_NAME_TEMPLATE),
+        records_per_request=int(config.get("records_per_request") or settings.DEFAULT_RECORDS_PER_REQUEST),
+        sync_mode=str(config.get("sync_mode") or "changes"),
+        create_audience=bool(config.get("create_audience", True)),
+        dry_run=dry_run,
+    )
+    report = RunReport(dry_run=dry_run, sync_mode=options.sync_mode)
+    audiences = config.get("audiences")
+    return Run(
+        sync=ListSync(options, store, client, report),
+        report=report,
+        store=store,
+        selected=frozenset(audiences) if audiences is not None else None,
+        stop_on_invalid=config.get("on_invalid_record") == "fail",
+        run_id=store.start_run(),
+    )
+
+
+class TargetPinterestAudiences(Target):
+    """Keeps Pinterest Ads customer lists in step with audience membership from any tap."""
+
+    name = "target-pinterest-audiences"
+    package_name = "target-pinterest-audiences"
+    config_jsonschema = settings.CONFIG_SCHEMA
+    default_sink_class = AudienceSink
+    message_reader_class = MsgSpecReader
+
+    def __init__(self, **kwargs: t.Any) -> None:  # noqa: ANN401
+        """Validate settings and open the store before any input is read."""
+        super().__init__(**kwargs)
+        self.run = build_run(self.config)
+        self._finished = False
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Check settings with one line that names each wrong one (never a secret's value)."""
+        schema = dict(self.config_jsonschema)
+        self.append_builtin_config(schema)
+        errors = settings.check(self.config, schema)
+        if errors and raise_errors:
+            raise settings.SettingsError(settings.one_line(errors))
+        return errors
+
+    def process_endofpipe(self) -> None:
+        """Drain everything (the SDK then emits state), then report."""
+        super().process_endofpipe()
+        self.finish("succeeded")
+
+    def finish(self, status: str, error: str | None = None) -> None:
+        """Close the run once: list statuses, report table and JSON, run history."""
+        if self._finished:
+            return
+        self._finished = True
+        run = self.run
+        report = run.report
+        report.status = status
+        report.error = error
+        if status == "succeeded":
+            run.sync.read_statuses()
+        client = run.sync.client
+        if client is not None:
+            report.requests, report.retries = client.stats.requests, client.stats.retries
+        for line in report.table().splitlines():
+            self.logger.info("%s", line)
+        for row in report.too_small():
+            self.logger.warning(
+                "Customer list '%s' is TOO_SMALL: fewer than 100 Pinterest users matched, so it "
+                "cannot be targeted yet (matching takes up to 24 hours).",
+                row.name,
+            )
+        report_path = self.config.get("report_path")
+        if report_path:
+            report.write(report_path)
+        run.store.finish_run(run.run_id, status, json.dumps(report.as_dict()))
