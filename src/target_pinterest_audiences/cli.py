@@ -14,6 +14,9 @@ from target_pinterest_audiences.store import StoreError
 from target_pinterest_audiences.sync import SyncError
 from target_pinterest_audiences.target import TargetPinterestAudiences
 
+#: Longer messages are cut: a line is for reading, the DEBUG log has the rest.
+MAX_LINE = 500
+
 USER_ERRORS = (
     SettingsError,
     PinterestError,
@@ -38,6 +41,9 @@ def main() -> None:
 
 def fail(line: str) -> None:
     """Print the error line and exit non-zero."""
-    sys.stderr.write(f"target-pinterest-audiences: error: {line}\n")
+    flat = " ".join(line.split())
+    if len(flat) > MAX_LINE:
+        flat = flat[: MAX_LINE - 1] + "…"
+    sys.stderr.write(f"target-pinterest-audiences: error: {flat}\n")
     sys.stderr.flush()
     raise SystemExit(1)

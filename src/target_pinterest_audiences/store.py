@@ -145,7 +145,13 @@ class Store:
                         parsed = parsed.set(database=":memory:")
                     elif not read_only:
                         path.parent.mkdir(parents=True, exist_ok=True)
-                engine = sa.create_engine(parsed, connect_args={"timeout": 60})
+                if parsed.database in (None, "", ":memory:"):
+                    # One shared connection, or each thread would see its own empty database.
+                    engine = sa.create_engine(
+                        parsed, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False}
+                    )
+                else:
+                    engine = sa.create_engine(parsed, connect_args={"timeout": 60})
                 sa.event.listen(engine, "connect", _sqlite_pragmas)
             else:
                 engine = sa.create_engine(parsed, pool_pre_ping=True)

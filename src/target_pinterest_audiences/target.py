@@ -104,6 +104,14 @@ class TargetPinterestAudiences(Target):
             raise settings.SettingsError(settings.one_line(errors))
         return errors
 
+    def listen(self, file_input: t.IO[str] | None = None) -> None:
+        """Read the input; a run that fails still reports, as failed, before the error goes up."""
+        try:
+            super().listen(file_input)
+        except BaseException as exc:
+            self.finish("failed", error=" ".join(str(exc).split()) or type(exc).__name__)
+            raise
+
     def process_endofpipe(self) -> None:
         """Drain everything (the SDK then emits state), then report."""
         super().process_endofpipe()

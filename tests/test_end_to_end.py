@@ -1,0 +1,256 @@
+"""The real executable, fed Singer files of all three shapes, against the emulator on loopback."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from conftest import DATA, run_target, sha, singer_lines
+
+from target_pinterest_audiences.emulator import Faults, PinterestEmulator
+
+SEGMENT = DATA / "segment_audiences.singer"
+FLAT = DATA / "flat_rows.singer"
+STREAM = DATA / "stream_audience.singer"
+
+DAVE_PREHASHED = hashlib.sha256(b"dave@example.com").hexdigest()
+
+EXPECTED: dict[Path, dict[str, frozenset[str]]] = {
+    SEGMENT: {
+        "vip_customers (EMAIL)": frozenset({sha("alice@example.com"), sha("bob@example.com"), DAVE_PREHASHED}),
+        "vip_customers (IDFA)": frozenset({sha("6D92078A-8246-4BA4-AE5B-76104861E7DC")}),
+        "cart_abandoners (EMAIL)": frozenset({sha("frank@example.com")}),
+        "cart_abandoners (MAID)": frozenset({sha("ab0c1d2e-3f40-5162-7384-95a6b7c8d9e0")}),
+    },
+    FLAT: {
+        "newsletter_subscribers (EMAIL)": frozenset({sha("hank@example.com"), sha("ivy@example.com")}),
+        "newsletter_subscribers (IDFA)": frozenset({sha("1E2DFA89-496A-47FD-9941-DF1FC4E6484A")}),
+        "lapsed_buyers (EMAIL)": frozenset({sha("kate@example.com")}),
+        "lapsed_buyers (MAID)": frozenset({sha("cdda802e-fb9c-47ad-9866-0794d394c912")}),
+    },
+    STREAM: {
+        "loyal_customers (EMAIL)": frozenset(
+            {sha("liam@example.com"), sha("mia@example.com"), sha("noah@example.com")}
+        ),
+        "loyal_customers (MAID)": frozenset({sha("f81d4fae-7dec-11d0-a765-00a0c91e6bf6")}),
+    },
+}
+
+
+def held(emulator: PinterestEmulator) -> dict[str, frozenset[str]]:
+    """Every list the emulator holds, by name; fails on two lists of one name."""
+    lists = emulator.customer_lists()
+    names = [item.name for item in lists]
+    assert len(names) == len(set(names)), f"duplicate lists: {sorted(names)}"
+    return {item.name: item.members for item in lists}
+
+
+def writes(emulator: PinterestEmulator, since: int = 0) -> list[str]:
+    """The write requests (POST/PATCH) the emulator received, after the first ``since``."""
+    return [f"{r.method} {r.path}" for r in emulator.requests[since:] if r.method in ("POST", "PATCH")]
+
+
+def assert_one_audience_per_list(emulator: PinterestEmulator) -> None:
+    audiences = emulator.audiences()
+    by_list = sorted(str(a["rule"]["customer_list_id"]) for a in audiences)
+    assert by_list == sorted(item.id for item in emulator.customer_lists())
+    assert {a["audience_type"] for a in audiences} == {"CUSTOMER_LIST"}
+    names = {item.id: item.name for item in emulator.customer_lists()}
+    assert all(a["name"] == names[str(a["rule"]["customer_list_id"])] for a in audiences)
+
+
+def test_all_three_shapes_end_with_exact_members(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    expected: dict[str, frozenset[str]] = {}
+    for singer_file in (SEGMENT, FLAT, STREAM):
+        result = run_target(target_config, singer_file, tmp_path)
+        assert result.returncode == 0, result.stderr
+        expected |= EXPECTED[singer_file]
+        assert held(emulator) == expected
+    types = {item.name: item.list_type for item in emulator.customer_lists()}
+    assert types == {name: name.split("(")[1].rstrip(")") for name in expected}
+    assert_one_audience_per_list(emulator)
+    assert emulator.duplicate_name_creates == 0
+
+
+def test_state_is_relayed_after_everything_was_accepted(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    result = run_target(target_config, SEGMENT, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.states == [{"bookmarks": {"segment_audiences": {"position": 12}}}]
+    assert result.report is not None
+    assert result.report["status"] == "succeeded"
+    assert result.report["records_read"] == 12
+    assert result.report["ignored_records"] == {"not an audience event": 2}
+    assert sum(result.report["invalid_records"].values()) == 1
+    rows = {row["name"]: row for row in result.report["lists"]}
+    assert rows["vip_customers (EMAIL)"]["added"] == 3
+    assert rows["vip_customers (EMAIL)"]["status"] == "TOO_SMALL"
+    assert {row["id"] for row in rows.values()} == {item.id for item in emulator.customer_lists()}
+
+
+def test_second_run_creates_no_duplicates_and_sends_nothing(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    assert run_target(target_config, SEGMENT, tmp_path).returncode == 0
+    before = len(emulator.requests)
+    again = run_target(target_config, SEGMENT, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert writes(emulator, before) == []
+    assert held(emulator) == EXPECTED[SEGMENT]
+    assert len(emulator.audiences()) == len(EXPECTED[SEGMENT])
+
+
+def test_lost_store_finds_lists_by_name_instead_of_creating_them(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    assert run_target(target_config, SEGMENT, tmp_path).returncode == 0
+    (tmp_path / "store.db").unlink()
+    before = len(emulator.requests)
+    again = run_target(target_config, SEGMENT, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert not [w for w in writes(emulator, before) if w.startswith("POST")]
+    assert held(emulator) == EXPECTED[SEGMENT]
+    assert emulator.duplicate_name_creates == 0
+
+
+def test_members_join_and_leave_across_runs(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    assert run_target(target_config, SEGMENT, tmp_path).returncode == 0
+    later = singer_lines(
+        "segment_audiences",
+        [
+            {"type": "identify", "traits": {"email": "ALICE@example.com", "vip_customers": False},
+             "context": {"personas": {"computation_class": "audience", "computation_key": "vip_customers"}}},
+            {"type": "identify", "traits": {"email": "carol@example.com", "vip_customers": "true"},
+             "context": {"personas": {"computation_class": "audience", "computation_key": "vip_customers"}}},
+            {"type": "track", "event": "Audience Exited", "properties": {"audience_key": "cart_abandoners"},
+             "context": {"device": {"type": "android", "advertisingId": "AB0C1D2E-3F40-5162-7384-95A6B7C8D9E0"}}},
+        ],
+    )
+    before = len(emulator.requests)
+    result = run_target(target_config, later, tmp_path)
+    assert result.returncode == 0, result.stderr
+    lists = held(emulator)
+    assert lists["vip_customers (EMAIL)"] == {sha("bob@example.com"), sha("carol@example.com"), DAVE_PREHASHED}
+    assert lists["cart_abandoners (MAID)"] == frozenset()
+    assert sorted(writes(emulator, before)) == sorted(
+        [f"PATCH /ad_accounts/549755885175/customer_lists/{emulator.list_by_name(n).id}"
+         for n in ("vip_customers (EMAIL)", "vip_customers (EMAIL)", "cart_abandoners (MAID)")]
+    )
+
+
+def test_records_per_request_bounds_every_write(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    emails = [f"user{i}@example.com" for i in range(23)]
+    target_config["records_per_request"] = 5
+    result = run_target(target_config, singer_lines("big_audience", [{"email": e} for e in emails]), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert held(emulator) == {"big_audience (EMAIL)": frozenset(sha(e) for e in emails)}
+    sizes = [len(str(r.body["records"]).split(",")) for r in emulator.requests
+             if r.method in ("POST", "PATCH") and "customer_lists" in r.path]  # type: ignore[index]
+    assert sizes == [5, 5, 5, 5, 3]
+
+
+def test_a_refused_request_mid_run_emits_no_state_and_a_rerun_converges(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    # Request 1 lists the account's lists; 2-5 create the two cart_abandoners lists and their
+    # audiences (lists are written in name order); 6 creates 'vip_customers (EMAIL)'.
+    emulator.faults = Faults(fail_nth={6: 400})
+    failed = run_target(target_config, SEGMENT, tmp_path)
+    assert failed.returncode == 1
+    assert failed.stdout == ""
+    assert "creating customer list 'vip_customers (EMAIL)'" in failed.last_line
+    assert "HTTP 400" in failed.last_line
+    assert "Traceback" not in failed.stderr
+    assert failed.report is not None
+    assert failed.report["status"] == "failed"
+    assert set(held(emulator)) == {"cart_abandoners (EMAIL)", "cart_abandoners (MAID)"}
+
+    emulator.faults = Faults()
+    rerun = run_target(target_config, SEGMENT, tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.states == [{"bookmarks": {"segment_audiences": {"position": 12}}}]
+    assert held(emulator) == EXPECTED[SEGMENT]
+    assert_one_audience_per_list(emulator)
+
+
+def test_refresh_flow_gets_a_token_and_renews_it_on_401(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    del target_config["access_token"]
+    target_config |= {
+        "refresh_token": "emulator-refresh-token",
+        "client_id": "emulator-client-id",
+        "client_secret": "emulator-client-secret",
+    }
+    emulator.faults = Faults(access_token_max_uses=3)
+    result = run_target(target_config, STREAM, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert held(emulator) == EXPECTED[STREAM]
+    token_calls = [r for r in emulator.requests if r.path == "/oauth/token"]
+    assert len(token_calls) >= 2
+    assert all(r.body == {"grant_type": ["refresh_token"], "refresh_token": ["emulator-refresh-token"]}
+               or isinstance(r.body, dict) for r in token_calls)
+    for secret in ("emulator-refresh-token", "emulator-client-secret"):
+        assert secret not in result.stderr
+
+
+def test_on_invalid_record_fail_stops_with_one_line(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    target_config["on_invalid_record"] = "fail"
+    result = run_target(target_config, SEGMENT, tmp_path)
+    assert result.returncode == 1
+    assert result.last_line.startswith("target-pinterest-audiences: error: Invalid record (stream 'segment_audiences', record 12)")
+    assert "not-an-email" not in result.stderr
+    assert result.stdout == ""
+    assert held(emulator) == {}
+
+
+def test_skipped_invalid_records_are_logged_by_position_never_by_value(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    result = run_target(target_config, FLAT, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "stream 'crm_audience_members', record 6" in result.stderr
+    assert held(emulator) == EXPECTED[FLAT]
+
+
+def test_settings_errors_stop_before_input_with_one_line(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"access_token": None}, "access_token, or all of refresh_token, client_id and client_secret"),
+        ({"ad_account_id": "act_123"}, "ad_account_id must be a string of digits"),
+        ({"list_name_template": "pinterest {list_type}"}, "list_name_template must contain {audience}"),
+    ]
+    for change, message in cases:
+        config = {k: v for k, v in (target_config | change).items() if v is not None}
+        result = run_target(config, SEGMENT, tmp_path)
+        assert result.returncode == 1, change
+        assert message in result.last_line
+        assert result.last_line.startswith("target-pinterest-audiences: error: Invalid settings:")
+        assert len([line for line in result.stderr.splitlines() if "error" in line.lower()]) == 1
+    assert emulator.requests == []
+
+
+def test_dry_run_sends_nothing_and_reports_what_it_would_do(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    target_config["dry_run"] = True
+    result = run_target(target_config, SEGMENT, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert emulator.requests == []
+    assert not (tmp_path / "store.db").exists()
+    assert result.report is not None
+    rows = {row["name"]: (row["created"], row["added"]) for row in result.report["lists"]}
+    assert rows == {name: (True, len(members)) for name, members in EXPECTED[SEGMENT].items()}
+
+
