@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from conftest import DATA, run_target, sha, singer_lines
-
 from target_pinterest_audiences.emulator import Faults, PinterestEmulator
 
 SEGMENT = DATA / "segment_audiences.singer"
@@ -124,12 +123,22 @@ def test_members_join_and_leave_across_runs(
     later = singer_lines(
         "segment_audiences",
         [
-            {"type": "identify", "traits": {"email": "ALICE@example.com", "vip_customers": False},
-             "context": {"personas": {"computation_class": "audience", "computation_key": "vip_customers"}}},
-            {"type": "identify", "traits": {"email": "carol@example.com", "vip_customers": "true"},
-             "context": {"personas": {"computation_class": "audience", "computation_key": "vip_customers"}}},
-            {"type": "track", "event": "Audience Exited", "properties": {"audience_key": "cart_abandoners"},
-             "context": {"device": {"type": "android", "advertisingId": "AB0C1D2E-3F40-5162-7384-95A6B7C8D9E0"}}},
+            {
+                "type": "identify",
+                "traits": {"email": "ALICE@example.com", "vip_customers": False},
+                "context": {"personas": {"computation_class": "audience", "computation_key": "vip_customers"}},
+            },
+            {
+                "type": "identify",
+                "traits": {"email": "carol@example.com", "vip_customers": "true"},
+                "context": {"personas": {"computation_class": "audience", "computation_key": "vip_customers"}},
+            },
+            {
+                "type": "track",
+                "event": "Audience Exited",
+                "properties": {"audience_key": "cart_abandoners"},
+                "context": {"device": {"type": "android", "advertisingId": "AB0C1D2E-3F40-5162-7384-95A6B7C8D9E0"}},
+            },
         ],
     )
     before = len(emulator.requests)
@@ -139,8 +148,10 @@ def test_members_join_and_leave_across_runs(
     assert lists["vip_customers (EMAIL)"] == {sha("bob@example.com"), sha("carol@example.com"), DAVE_PREHASHED}
     assert lists["cart_abandoners (MAID)"] == frozenset()
     assert sorted(writes(emulator, before)) == sorted(
-        [f"PATCH /ad_accounts/549755885175/customer_lists/{emulator.list_by_name(n).id}"
-         for n in ("vip_customers (EMAIL)", "vip_customers (EMAIL)", "cart_abandoners (MAID)")]
+        [
+            f"PATCH /ad_accounts/549755885175/customer_lists/{emulator.list_by_name(n).id}"
+            for n in ("vip_customers (EMAIL)", "vip_customers (EMAIL)", "cart_abandoners (MAID)")
+        ]
     )
 
 
@@ -152,8 +163,11 @@ def test_records_per_request_bounds_every_write(
     result = run_target(target_config, singer_lines("big_audience", [{"email": e} for e in emails]), tmp_path)
     assert result.returncode == 0, result.stderr
     assert held(emulator) == {"big_audience (EMAIL)": frozenset(sha(e) for e in emails)}
-    sizes = [len(str(r.body["records"]).split(",")) for r in emulator.requests
-             if r.method in ("POST", "PATCH") and "customer_lists" in r.path]  # type: ignore[index]
+    sizes = [
+        len(str(r.body["records"]).split(","))
+        for r in emulator.requests
+        if r.method in ("POST", "PATCH") and "customer_lists" in r.path
+    ]  # type: ignore[index]
     assert sizes == [5, 5, 5, 5, 3]
 
 
@@ -196,8 +210,11 @@ def test_refresh_flow_gets_a_token_and_renews_it_on_401(
     assert held(emulator) == EXPECTED[STREAM]
     token_calls = [r for r in emulator.requests if r.path == "/oauth/token"]
     assert len(token_calls) >= 2
-    assert all(r.body == {"grant_type": ["refresh_token"], "refresh_token": ["emulator-refresh-token"]}
-               or isinstance(r.body, dict) for r in token_calls)
+    assert all(
+        r.body == {"grant_type": ["refresh_token"], "refresh_token": ["emulator-refresh-token"]}
+        or isinstance(r.body, dict)
+        for r in token_calls
+    )
     for secret in ("emulator-refresh-token", "emulator-client-secret"):
         assert secret not in result.stderr
 
@@ -208,7 +225,8 @@ def test_on_invalid_record_fail_stops_with_one_line(
     target_config["on_invalid_record"] = "fail"
     result = run_target(target_config, SEGMENT, tmp_path)
     assert result.returncode == 1
-    assert result.last_line.startswith("target-pinterest-audiences: error: Invalid record (stream 'segment_audiences', record 12)")
+    expected = "target-pinterest-audiences: error: Invalid record (stream 'segment_audiences', record 12)"
+    assert result.last_line.startswith(expected)
     assert "not-an-email" not in result.stderr
     assert result.stdout == ""
     assert held(emulator) == {}
@@ -252,5 +270,3 @@ def test_dry_run_sends_nothing_and_reports_what_it_would_do(
     assert result.report is not None
     rows = {row["name"]: (row["created"], row["added"]) for row in result.report["lists"]}
     assert rows == {name: (True, len(members)) for name, members in EXPECTED[SEGMENT].items()}
-
-

@@ -9,7 +9,7 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_pinterest_audiences.client import PinterestError
 from target_pinterest_audiences.settings import SettingsError
-from target_pinterest_audiences.sinks import InvalidRecordStopError
+from target_pinterest_audiences.sinks import InvalidRecordStopError, RecordSchemaError
 from target_pinterest_audiences.store import StoreError
 from target_pinterest_audiences.sync import SyncError
 from target_pinterest_audiences.target import TargetPinterestAudiences
@@ -23,6 +23,7 @@ USER_ERRORS = (
     StoreError,
     SyncError,
     InvalidRecordStopError,
+    RecordSchemaError,
     InvalidInputLine,
 )
 

@@ -202,8 +202,8 @@ def classify(record: Mapping[str, Any], stream: str, selected: frozenset[str] | 
             return Ignored("not an audience event")
         signals = found
     elif "audience" in record:
-        in_audience = record.get("in_audience")
-        member = True if in_audience is None else parse_membership(in_audience)
+        # Only a missing in_audience means true: a null one is no membership value at all.
+        member = parse_membership(record["in_audience"]) if "in_audience" in record else True
         signals = ((_audience_key(record["audience"]), member),)
     else:
         signals = ((_audience_key(stream), True),)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typing as t
 
+from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
 from target_pinterest_audiences.records import Ignored, InvalidRecordError, classify
@@ -23,6 +24,10 @@ DEFAULT_BATCH_ROWS = 100_000
 
 class InvalidRecordStopError(Exception):
     """A record that cannot be used, with ``on_invalid_record: fail``."""
+
+
+class RecordSchemaError(Exception):
+    """A record that breaks its stream's SCHEMA: the tap is broken, so the run stops."""
 
 
 class AudienceSink(BatchSink):
@@ -73,6 +78,27 @@ class AudienceSink(BatchSink):
                     signals = pending[(audience, list_type)] = {}
                 signals.pop(hashed, None)  # re-insert so the order follows the last signal
                 signals[hashed] = member
+
+    def _validate_and_parse(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
+        """Validate against the stream's SCHEMA, with an error that carries no values.
+
+        The SDK's version logs the whole record with the error, and parses date-times this
+        target never reads; both are left out.
+        """
+        if self._validator is not None:
+            try:
+                self._validator.validate(record)
+            except InvalidRecord as exc:
+                cause = exc.__cause__
+                path = "/".join(str(part) for part in getattr(cause, "absolute_path", ())) or "record"
+                rule = getattr(cause, "validator", "schema")
+                # A 'required' message names a property of the schema; others would echo values.
+                problem = cause.message if rule == "required" else f"{path} fails '{rule}'"  # type: ignore[union-attr]
+                where = f"stream '{self.stream_name}', record {self.position + 1}"
+                raise RecordSchemaError(
+                    f"Record does not match its SCHEMA ({where}): {problem}. Fix the tap or its schema."
+                ) from None
+        return record
 
     def _after_process_record(self, context: dict[str, t.Any]) -> None:
         """Skip the SDK's per-record debug line: it would print the pending signals."""

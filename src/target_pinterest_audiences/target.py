@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import typing as t
 from dataclasses import dataclass
 
 from singer_sdk import Target
 from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.plugin_base import _ConfigInput
 
 from target_pinterest_audiences import settings
 from target_pinterest_audiences.client import DEFAULT_API_URL, Credentials, PinterestClient
@@ -104,12 +106,26 @@ class TargetPinterestAudiences(Target):
             raise settings.SettingsError(settings.one_line(errors))
         return errors
 
-    def listen(self, file_input: t.IO[str] | None = None) -> None:
-        """Read the input; a run that fails still reports, as failed, before the error goes up."""
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: _ConfigInput | None = None,
+        file_input: t.IO[str] | None = None,
+    ) -> None:
+        """Run as the SDK does, but a run that fails still reports, as failed, first."""
+        if about:
+            cls.print_about(about_format)
+            sys.exit(0)
+        cls.print_version(print_fn=cls.logger.info)
+        config = config or _ConfigInput()
+        target = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
         try:
-            super().listen(file_input)
+            target.listen(file_input)
         except BaseException as exc:
-            self.finish("failed", error=" ".join(str(exc).split()) or type(exc).__name__)
+            target.finish("failed", error=" ".join(str(exc).split()) or type(exc).__name__)
             raise
 
     def process_endofpipe(self) -> None:
