@@ -294,15 +294,12 @@ def test_flat_row_invalid_membership(value: object) -> None:
     assert str(caught.value) == "membership value is not a boolean (true/false, 1/0)"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: a present in_audience of null is read as missing (member=true) instead of invalid; "
-    "the contract makes every membership value other than booleans, true/false and 1/0 invalid",
-)
 def test_flat_row_null_in_audience_is_invalid() -> None:
+    # Only a missing in_audience means true; a present null is no membership value.
     record = {"audience": "vip", "in_audience": None, "email": EMAIL_RAW}
-    with pytest.raises(InvalidRecordError):
+    with pytest.raises(InvalidRecordError) as caught:
         classify(record, "rows")
+    assert str(caught.value) == "membership value is not a boolean (true/false, 1/0)"
 
 
 @pytest.mark.parametrize("audience", [None, "", "  ", 7])
