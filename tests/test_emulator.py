@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 ACCOUNT = "549755885175"
-TOKEN = "emulator-access-token"  # noqa: S105 (the emulator's default test token)
+TOKEN = "emulator-access-token"
 OPENAPI = Path(__file__).parents[2] / "shared/pinterest-openapi/openapi.yaml"
 CLIENT = ("emulator-client-id", "emulator-client-secret")
 
@@ -238,7 +238,7 @@ def test_oauth_refresh_without_rotation(emulator: PinterestEmulator) -> None:
     response = refresh(emulator, "emulator-refresh-token")
     assert response.status_code == 200, response.text
     answer = response.json()
-    assert answer["token_type"] == "bearer"  # noqa: S105 (not a secret)
+    assert answer["token_type"] == "bearer"
     assert answer["expires_in"] == 2592000
     assert answer["scope"] == "ads:read,ads:write"
     assert answer["response_type"] == "refresh_token"

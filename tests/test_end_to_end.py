@@ -87,6 +87,7 @@ def test_state_is_relayed_after_everything_was_accepted(
     assert sum(result.report["invalid_records"].values()) == 1
     rows = {row["name"]: row for row in result.report["lists"]}
     assert rows["vip_customers (EMAIL)"]["added"] == 3
+    assert rows["vip_customers (EMAIL)"]["invalid"] == 1  # 'not-an-email' was meant for this list
     assert rows["vip_customers (EMAIL)"]["status"] == "TOO_SMALL"
     assert {row["id"] for row in rows.values()} == {item.id for item in emulator.customer_lists()}
 

@@ -15,6 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -238,6 +239,22 @@ class PinterestClient:
             self._local.session = session
         return session
 
+    @contextmanager
+    def counting(self) -> Iterator[CallStats]:
+        """Count this thread's calls inside the block apart too (a list's requests and retries)."""
+        stats = CallStats()
+        self._local.stats = stats
+        try:
+            yield stats
+        finally:
+            self._local.stats = None
+
+    def _count(self, *, requests: int = 0, retries: int = 0) -> None:
+        self.stats.add(requests=requests, retries=retries)
+        local: CallStats | None = getattr(self._local, "stats", None)
+        if local is not None:
+            local.add(requests=requests, retries=retries)
+
     def _token(self) -> str:
         with self._token_lock:
             if self._access_token is None:
@@ -261,13 +278,20 @@ class PinterestClient:
         assert creds.client_id is not None  # noqa: S101 - can_refresh checked both
         assert creds.client_secret is not None  # noqa: S101
         body = {"grant_type": "refresh_token", "refresh_token": creds.refresh_token or ""}
-        response = self._send_plain(
-            "POST",
-            "/oauth/token",
-            "refreshing the access token",
-            data=body,
-            auth=(creds.client_id, creds.client_secret),
-        )
+        try:
+            response = self._send_plain(
+                "POST",
+                "/oauth/token",
+                "refreshing the access token",
+                data=body,
+                auth=(creds.client_id, creds.client_secret),
+            )
+        except PinterestError as exc:
+            if exc.status is not None and 400 <= exc.status < 500:  # noqa: PLR2004 - a refused grant
+                raise AuthenticationError(
+                    exc.operation, status=exc.status, code=exc.code, message=exc.message, request_id=exc.request_id
+                ) from None
+            raise
         payload = response.json()
         token = payload.get("access_token") if isinstance(payload, Mapping) else None
         if not isinstance(token, str) or not token:
@@ -312,7 +336,7 @@ class PinterestClient:
                 token = self._token()
                 headers["Authorization"] = f"Bearer {token}"
             self._pacer.wait()
-            self.stats.add(requests=1)
+            self._count(requests=1)
             failure: str
             wait: float | None = None
             response: requests.Response | None = None
@@ -348,7 +372,7 @@ class PinterestClient:
                     raise error_from_response(operation, response, attempt)
                 raise PinterestError(operation, message=f"no answer ({failure})", retries=attempt)
             attempt += 1
-            self.stats.add(retries=1)
+            self._count(retries=1)
             logger.warning("Retrying %s in %.1fs after %s (retry %d).", operation, delay, failure, attempt)
             self._sleep(delay)
             if recover is not None:

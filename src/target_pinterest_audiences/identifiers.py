@@ -65,4 +65,9 @@ def hash_identifier(list_type: str, value: object) -> str:
     elif len(normalised) > MAX_MOBILE_ID_LENGTH:
         msg = f"{list_type} longer than {MAX_MOBILE_ID_LENGTH} characters"
         raise InvalidIdentifierError(msg)
+    elif not normalised.strip("0-"):
+        # iOS and Android report the all-zeros id when the user limits ad tracking: it is
+        # shared by millions of devices and matches no one.
+        msg = f"{list_type} is the all-zeros id of a device that limits ad tracking"
+        raise InvalidIdentifierError(msg)
     return hashlib.sha256(normalised.encode()).hexdigest()

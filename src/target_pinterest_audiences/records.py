@@ -44,6 +44,12 @@ _DEVICE_TYPES = {"ios": IDFA, "android": MAID}
 class InvalidRecordError(ValueError):
     """A record that cannot be used. The message is a reason, never a value."""
 
+    def __init__(self, reason: str, *, list_type: str | None = None, audiences: tuple[str, ...] = ()) -> None:
+        """``list_type`` and ``audiences`` say which lists the record was meant for, when known."""
+        super().__init__(reason)
+        self.list_type = list_type
+        self.audiences = audiences
+
 
 @dataclass(frozen=True, slots=True)
 class Membership:
@@ -136,10 +142,13 @@ def extract_identifiers(record: Mapping[str, Any]) -> tuple[tuple[str, str], ...
     if not raw:
         msg = "no identifier (email, IDFA or Android advertising id)"
         raise InvalidRecordError(msg)
-    try:
-        return tuple((kind, hash_identifier(kind, value)) for kind, value in raw.items())
-    except InvalidIdentifierError as exc:
-        raise InvalidRecordError(str(exc)) from None
+    hashed = []
+    for kind, value in raw.items():
+        try:
+            hashed.append((kind, hash_identifier(kind, value)))
+        except InvalidIdentifierError as exc:  # noqa: PERF203 - raising ends the loop
+            raise InvalidRecordError(str(exc), list_type=kind) from None
+    return tuple(hashed)
 
 
 def _persona_key(record: Mapping[str, Any]) -> object:
@@ -212,4 +221,8 @@ def classify(record: Mapping[str, Any], stream: str, selected: frozenset[str] | 
         signals = tuple(signal for signal in signals if signal[0] in selected)
         if not signals:
             return Ignored("audience not in the audiences setting")
-    return Membership(signals, extract_identifiers(record))
+    try:
+        return Membership(signals, extract_identifiers(record))
+    except InvalidRecordError as exc:
+        exc.audiences = tuple(audience for audience, _ in signals)
+        raise

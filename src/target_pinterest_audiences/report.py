@@ -29,6 +29,7 @@ class ListReport:
     removals_not_sent: int = 0
     invalid: int = 0
     requests: int = 0
+    retries: int = 0
     status: str | None = None
 
 
@@ -87,7 +88,7 @@ class RunReport:
         rows = [asdict(row) for row in sorted(self.lists.values(), key=lambda r: r.name)]
         totals = {
             key: sum(row[key] for row in rows)
-            for key in ("added", "removed", "unchanged", "removals_not_sent", "invalid", "requests")
+            for key in ("added", "removed", "unchanged", "removals_not_sent", "invalid", "requests", "retries")
         }
         totals["lists_created"] = sum(1 for row in rows if row["created"])
         return {
@@ -114,57 +115,36 @@ class RunReport:
     def table(self) -> str:
         """A fixed-width table of the lists and totals, for the log."""
         data = self.as_dict()
-        headers = (
-            "list",
-            "type",
-            "id",
-            "added",
-            "removed",
-            "unchanged",
-            "invalid",
-            "requests",
-            "status",
-        )
-        body = [
-            (
-                row["name"] + (" (new)" if row["created"] else ""),
-                row["list_type"],
-                row["id"] or "-",
-                str(row["added"]),
-                str(row["removed"]) + (f" (+{row['removals_not_sent']} not sent)" if row["removals_not_sent"] else ""),
-                str(row["unchanged"]),
-                str(row["invalid"]),
-                str(row["requests"]),
-                row["status"] or "-",
-            )
-            for row in data["lists"]
-        ]
-        totals = data["totals"]
-        body.append(
-            (
-                "total",
-                "",
-                "",
-                str(totals["added"]),
-                str(totals["removed"]),
-                str(totals["unchanged"]),
-                str(sum(data["invalid_records"].values())),
-                str(data["requests"]),
-                "",
-            )
-        )
+        counters = ("added", "removed", "unchanged", "invalid", "requests", "retries")
+        headers = ("list", "type", "id", *counters, "status")
+        body = []
+        for row in data["lists"]:
+            cells = {key: str(row[key]) for key in counters}
+            if row["removals_not_sent"]:
+                cells["removed"] += f" (+{row['removals_not_sent']} not sent)"
+            name = row["name"] + (" (new)" if row["created"] else "")
+            body.append((name, row["list_type"], row["id"] or "-", *cells.values(), row["status"] or "-"))
+        totals = {key: str(data["totals"][key]) for key in counters}
+        totals |= {
+            "invalid": str(sum(data["invalid_records"].values())),
+            "requests": str(data["requests"]),
+            "retries": str(data["retries"]),
+        }
+        body.append(("total", "", "", *totals.values(), ""))
         widths = [max(len(line[i]) for line in (headers, *body)) for i in range(len(headers))]
         lines = [
-            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False)) for line in (headers, *body)
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+            for line in (headers, *body)
         ]
-        lines.insert(1, "  ".join("-" * width for width in widths))
-        lines.insert(len(lines) - 1, lines[1])
+        rule = "  ".join("-" * width for width in widths)
+        lines.insert(1, rule)
+        lines.insert(len(lines) - 1, rule)
         prefix = "DRY RUN, nothing sent. " if self.dry_run else ""
         summary = (
             f"{prefix}Run {data['status']} in {data['duration_seconds']:.1f}s: "
             f"{data['records_read']} records, {data['requests']} requests, {data['retries']} retries"
         )
-        details = [f"invalid records: {dict(data['invalid_records'])}"] if data["invalid_records"] else []
+        details = [f"invalid records: {data['invalid_records']}"] if data["invalid_records"] else []
         if data["ignored_records"]:
-            details.append(f"ignored records: {dict(data['ignored_records'])}")
+            details.append(f"ignored records: {data['ignored_records']}")
         return "\n".join([summary, *lines, *details])

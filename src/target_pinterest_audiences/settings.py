@@ -165,6 +165,17 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
 SECRETS = frozenset(name for name, spec in CONFIG_SCHEMA["properties"].items() if spec.get("secret"))
 
 
+_TYPE_NAMES = {
+    "string": "a string",
+    "boolean": "true or false",
+    "integer": "a whole number",
+    "number": "a number",
+    "array": "a list",
+    "object": "an object",
+    "null": "empty",
+}
+
+
 class SettingsError(ValueError):
     """Settings that cannot work; ``str()`` is one line naming the settings."""
 
@@ -176,15 +187,21 @@ def _describe(error: jsonschema.ValidationError) -> str:
         missing = str(error.message).split("'")[1] if "'" in error.message else "a setting"
         return f"{missing} is required"
     rule = error.validator_value
-    explanations = {
-        "type": f"must be of type {rule}",
-        "pattern": "must be a string of digits" if rule == r"^\d+$" else f"must match {rule}",
-        "enum": f"must be one of {', '.join(map(str, rule))}" if isinstance(rule, list) else "is not allowed",
-        "minimum": f"must be at least {rule}",
-        "maximum": f"must be at most {rule}",
-        "maxLength": f"must be at most {rule} characters",
-    }
-    return f"{name} {explanations.get(str(error.validator), 'is not valid')}"
+    kind = str(error.validator)
+    if kind == "type":
+        kinds = [rule] if isinstance(rule, str) else list(rule)
+        problem = "must be " + " or ".join(_TYPE_NAMES.get(str(k), str(k)) for k in kinds)
+    elif kind == "pattern":
+        problem = "must be a string of digits" if rule == r"^\d+$" else f"must match {rule}"
+    elif kind == "enum":
+        problem = f"must be one of {', '.join(map(str, rule))}"
+    else:
+        problem = {
+            "minimum": f"must be at least {rule}",
+            "maximum": f"must be at most {rule}",
+            "maxLength": f"must be at most {rule} characters",
+        }.get(kind, "is not valid")
+    return f"{name} {problem}"
 
 
 def _template_errors(template: str) -> list[str]:

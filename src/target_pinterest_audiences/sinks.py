@@ -60,6 +60,10 @@ class AudienceSink(BatchSink):
             outcome = classify(record, self.stream_name, run.selected)
         except InvalidRecordError as exc:
             run.report.count_invalid(str(exc))
+            if exc.list_type is not None:
+                for audience in exc.audiences:
+                    name = run.sync.options.list_name(audience, exc.list_type)
+                    run.report.count(run.report.list_report(name, audience, exc.list_type), invalid=1)
             where = f"stream '{self.stream_name}', record {self.position}"
             if run.stop_on_invalid:
                 raise InvalidRecordStopError(

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from target_pinterest_audiences.client import CallStats
 from target_pinterest_audiences.store import Store, StoredList
 
 if TYPE_CHECKING:
@@ -147,24 +149,31 @@ class ListSync:
         """Bring one list in step with its signals."""
         name = self.options.list_name(audience, list_type)
         row = self.report.list_report(name, audience, list_type)
-        with self._lock(name):
-            stored = self._known_list(name, list_type)
-            known = self.store.members_among(stored.list_id, signals) if stored else set()
-            adds, removes, unchanged = plan(signals, known, members_known=stored.members_known if stored else True)
-            self.report.count(row, unchanged=unchanged)
-            if self.options.sync_mode == "add_only":
-                self.report.count(row, removals_not_sent=len(removes))
-                removes = []
-            if stored is None:
-                # A removal from a list that does not exist changes nothing.
-                self.report.count(row, unchanged=len(removes))
-                removes = []
-                if not adds:
-                    return
-                stored, adds = self._create(name, list_type, adds, row)
-            row.id = stored.list_id
-            self._update(stored, ADD, adds, row)
-            self._update(stored, REMOVE, removes, row)
+        counting = self.client.counting() if self.client is not None else nullcontext(CallStats())
+        with self._lock(name), counting as calls:
+            try:
+                self._apply_list(name, list_type, signals, row)
+            finally:
+                self.report.count(row, requests=calls.requests, retries=calls.retries)
+
+    def _apply_list(self, name: str, list_type: str, signals: Mapping[str, bool], row: ListReport) -> None:
+        stored = self._known_list(name, list_type)
+        known = self.store.members_among(stored.list_id, signals) if stored else set()
+        adds, removes, unchanged = plan(signals, known, members_known=stored.members_known if stored else True)
+        self.report.count(row, unchanged=unchanged)
+        if self.options.sync_mode == "add_only":
+            self.report.count(row, removals_not_sent=len(removes))
+            removes = []
+        if stored is None:
+            # A removal from a list that does not exist changes nothing.
+            self.report.count(row, unchanged=len(removes))
+            removes = []
+            if not adds:
+                return
+            stored, adds = self._create(name, list_type, adds, row)
+        row.id = stored.list_id
+        self._update(stored, ADD, adds, row)
+        self._update(stored, REMOVE, removes, row)
 
     def _create(self, name: str, list_type: str, adds: list[str], row: ListReport) -> tuple[StoredList, list[str]]:
         """Create a list with its first ADD records; return it and the adds still to send."""
@@ -180,7 +189,6 @@ class ListSync:
             self._lists[name] = placeholder
             return placeholder, rest
         created = self.client.create_customer_list(self.options.ad_account_id, name, list_type, first)
-        self.report.count(row, requests=1)
         stored = StoredList(
             ad_account_id=self.options.ad_account_id,
             name=name,
@@ -194,7 +202,6 @@ class ListSync:
         logger.info("Created customer list '%s' (%s), id %s.", name, list_type, stored.list_id)
         if self.options.create_audience:
             audience = self.client.create_audience(self.options.ad_account_id, name, stored.list_id)
-            self.report.count(row, requests=1)
             stored = StoredList(**{**stored.__dict__, "audience_id": str(audience.get("id") or "") or None})
             self.store.save_list(stored)
             logger.info("Created audience '%s' on customer list %s.", name, stored.list_id)
@@ -208,7 +215,6 @@ class ListSync:
                 self.client.update_customer_list(
                     self.options.ad_account_id, stored.list_id, operation, chunk, stored.name
                 )
-                self.report.count(row, requests=1)
                 self.store.record_accepted(stored.list_id, operation, chunk)
             self.report.count(row, **{key: len(chunk)})
 

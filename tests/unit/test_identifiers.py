@@ -299,3 +299,10 @@ def test_property_any_text_is_hashed_or_rejected(value: str) -> None:
         except InvalidIdentifierError:
             continue
         assert _is_hex_digest(out)
+
+
+@pytest.mark.parametrize("list_type", [IDFA, MAID])
+@pytest.mark.parametrize("value", ["00000000-0000-0000-0000-000000000000", " 0000000000000000000000000000000000 "])
+def test_all_zeros_mobile_id_is_refused(list_type: str, value: str) -> None:
+    with pytest.raises(InvalidIdentifierError, match="all-zeros id"):
+        hash_identifier(list_type, value)

@@ -60,7 +60,7 @@ def test_ad_account_id_must_be_digits(value: str) -> None:
 def test_ad_account_id_must_be_a_string() -> None:
     errors = check(config(ad_account_id=549755885175))
     assert len(errors) == 1
-    assert re.fullmatch(r"ad_account_id must be of type \W*string\W*", errors[0])
+    assert re.fullmatch(r"ad_account_id must be a string", errors[0])
 
 
 def test_ad_account_id_is_required() -> None:
@@ -251,7 +251,7 @@ def test_a_bad_secret_value_never_appears(name: str, bad: object) -> None:
     cfg[name] = bad
     errors = check(cfg)
     assert len(errors) == 1
-    assert re.fullmatch(rf"{name} must be of type \W*string\W*(null\W*)?", errors[0])
+    assert re.fullmatch(rf"{name} must be a string( or empty)?", errors[0])
     text = one_line(errors)
     assert SECRET_VALUE not in text
     assert "12345987654321" not in text
