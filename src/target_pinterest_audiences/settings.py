@@ -186,7 +186,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "required":
         missing = str(error.message).split("'")[1] if "'" in error.message else "a setting"
         return f"{missing} is required"
-    rule = error.validator_value
+    rule: Any = error.validator_value
     kind = str(error.validator)
     if kind == "type":
         kinds = [rule] if isinstance(rule, str) else list(rule)

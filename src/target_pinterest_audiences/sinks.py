@@ -46,6 +46,8 @@ class AudienceSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self.run = target.run
         self.position = 0
+        self.mirror = self.run.sync.options.mirror
+        self.audiences_seen: set[str] = set()
 
     def start_batch(self, context: dict[str, t.Any]) -> None:
         """Start an empty set of pending signals."""
@@ -76,6 +78,8 @@ class AudienceSink(BatchSink):
             return
         pending: Pending = context["pending"]
         for audience, member in outcome.signals:
+            if self.mirror:
+                self.audiences_seen.add(audience)
             for list_type, hashed in outcome.identifiers:
                 signals = pending.get((audience, list_type))
                 if signals is None:
@@ -106,6 +110,18 @@ class AudienceSink(BatchSink):
 
     def _after_process_record(self, context: dict[str, t.Any]) -> None:
         """Skip the SDK's per-record debug line: it would print the pending signals."""
+
+    def activate_version(self, new_version: int) -> None:
+        """The tap finished a full snapshot of this stream: in mirror mode, apply it now."""
+        del new_version
+        if not self.mirror:
+            self.logger.debug("ACTIVATE_VERSION ignored: sync_mode is not mirror.")
+            return
+        if self.current_size:
+            self.process_batch(self.start_drain())
+            self.mark_drained()
+        self.run.sync.finish_snapshots(self.audiences_seen)
+        self.audiences_seen = set()
 
     def process_batch(self, context: dict[str, t.Any]) -> None:
         """Send the batch; return only once Pinterest accepted all of it, else raise."""

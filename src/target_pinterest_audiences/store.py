@@ -9,12 +9,13 @@ embedded SQLite file by default, PostgreSQL for teams whose runs share no disk.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,10 +24,15 @@ from sqlalchemy.engine import Connection, Engine, make_url
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: SQLite runs in one process there
+    fcntl = None  # type: ignore[assignment]
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_STORE_PATH = Path(".target-pinterest-audiences") / "store.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Bound parameters per statement; SQLite's default cap is 32,766 (SQLITE_MAX_VARIABLE_NUMBER).
 CHUNK = 5_000
 
@@ -45,6 +51,7 @@ customer_lists = sa.Table(
     sa.Column("name", sa.String(500), primary_key=True),
     sa.Column("list_id", sa.String(18), nullable=False),
     sa.Column("list_type", sa.String(16), nullable=False),
+    sa.Column("audience", sa.String(500)),
     sa.Column("audience_id", sa.String(32)),
     # True when every member Pinterest holds went through this store (we created the list);
     # False for a list found in the account, whose earlier members we never saw.
@@ -56,7 +63,17 @@ list_members = sa.Table(
     metadata,
     sa.Column("list_id", sa.String(18), primary_key=True),
     sa.Column("member", sa.String(64), primary_key=True),
+    # The mirror snapshot that last contained the member (see ListSync's marks).
+    sa.Column("seen", sa.BigInteger),
 )
+
+#: Steps from one schema version to the next, run in order on an older store.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        "ALTER TABLE customer_lists ADD COLUMN audience VARCHAR(500)",
+        "ALTER TABLE list_members ADD COLUMN seen BIGINT",
+    ),
+}
 refresh_tokens = sa.Table(
     "refresh_tokens",
     metadata,
@@ -89,6 +106,19 @@ class StoredList:
     list_type: str
     audience_id: str | None
     members_known: bool
+    audience: str | None = None
+
+
+def _stored(row: sa.Row[Any]) -> StoredList:
+    return StoredList(
+        ad_account_id=row.ad_account_id,
+        name=row.name,
+        list_id=row.list_id,
+        list_type=row.list_type,
+        audience_id=row.audience_id,
+        members_known=bool(row.members_known),
+        audience=row.audience,
+    )
 
 
 def _now() -> dt.datetime:
@@ -172,6 +202,12 @@ class Store:
                 raise StoreError(
                     f"store_url holds a newer store (schema {version}); upgrade target-pinterest-audiences"
                 )
+            elif int(version) < SCHEMA_VERSION:
+                for step in range(int(version) + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS[step]:
+                        conn.execute(sa.text(statement))
+                    logger.info("Upgraded the store to schema version %d.", step)
+                self._upsert(conn, store_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)})
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
@@ -208,14 +244,46 @@ class Store:
             ).first()
         if row is None:
             return None
-        return StoredList(
-            ad_account_id=row.ad_account_id,
-            name=row.name,
-            list_id=row.list_id,
-            list_type=row.list_type,
-            audience_id=row.audience_id,
-            members_known=bool(row.members_known),
-        )
+        return _stored(row)
+
+    def lists_of_audience(self, ad_account_id: str, audience: str) -> list[StoredList]:
+        """Every list the store knows for an audience (one per identifier type)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(customer_lists)
+                .where(customer_lists.c.ad_account_id == ad_account_id, customer_lists.c.audience == audience)
+                .order_by(customer_lists.c.name)
+            ).all()
+        return [_stored(row) for row in rows]
+
+    @contextmanager
+    def list_lock(self, ad_account_id: str, name: str) -> Iterator[None]:
+        """Hold a lock on one list name across processes while it is found or created.
+
+        PostgreSQL: a session advisory lock, so runs that share the store never create a
+        name twice. SQLite: an exclusive lock on a file beside the database.
+        """
+        digest = hashlib.sha256(f"{ad_account_id}:{name}".encode()).digest()
+        if self.engine.dialect.name == "postgresql":
+            key = int.from_bytes(digest[:8], "big", signed=True)
+            with self.engine.connect() as conn:
+                conn.execute(sa.select(sa.func.pg_advisory_lock(key)))
+                try:
+                    yield
+                finally:
+                    conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
+                    conn.commit()
+            return
+        database = self.engine.url.database
+        if not database or database == ":memory:" or fcntl is None:
+            yield
+            return
+        with Path(f"{database}.lock").open("a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def save_list(self, stored: StoredList) -> None:
         """Remember a list's id, type and audience."""
@@ -230,6 +298,7 @@ class Store:
                     "name": stored.name,
                     "list_id": stored.list_id,
                     "list_type": stored.list_type,
+                    "audience": stored.audience,
                     "audience_id": stored.audience_id,
                     "members_known": stored.members_known,
                     "created_at": _now(),
@@ -251,20 +320,70 @@ class Store:
                 )
         return found
 
-    def record_accepted(self, list_id: str, operation_type: str, members: list[str]) -> None:
+    def record_accepted(self, list_id: str, operation_type: str, members: list[str], seen: int | None = None) -> None:
         """Record what Pinterest accepted: call only after the request succeeded."""
         if self.read_only or not members:
             return
         with self._writing() as conn:
             for chunk in _chunks(members):
                 if operation_type == "ADD":
-                    self._insert_ignore(conn, list_members, [{"list_id": list_id, "member": m} for m in chunk])
+                    rows: list[dict[str, object]] = [{"list_id": list_id, "member": m, "seen": seen} for m in chunk]
+                    self._insert_ignore(conn, list_members, rows)
+                    if seen is not None:
+                        self._mark(conn, list_id, chunk, seen)
                 else:
                     conn.execute(
                         sa.delete(list_members).where(
                             list_members.c.list_id == list_id, list_members.c.member.in_(chunk)
                         )
                     )
+
+    def mark_seen(self, list_id: str, members: list[str], seen: int) -> None:
+        """Note that a mirror snapshot contained these members (already in the list)."""
+        if self.read_only or not members:
+            return
+        with self._writing() as conn:
+            for chunk in _chunks(members):
+                self._mark(conn, list_id, chunk, seen)
+
+    @staticmethod
+    def _mark(conn: Connection, list_id: str, members: list[str], seen: int) -> None:
+        conn.execute(
+            sa.update(list_members)
+            .where(list_members.c.list_id == list_id, list_members.c.member.in_(members))
+            .values(seen=seen)
+        )
+
+    @staticmethod
+    def _unseen(list_id: str, seen: int | None) -> sa.ColumnElement[bool]:
+        """Members of the list that snapshot ``seen`` did not contain (None: all members)."""
+        column = list_members.c.seen
+        if seen is None:
+            return list_members.c.list_id == list_id
+        return sa.and_(list_members.c.list_id == list_id, sa.or_(column.is_(None), column != seen))
+
+    def unseen_count(self, list_id: str, seen: int) -> int:
+        """How many members of a list the snapshot ``seen`` did not contain."""
+        with self.engine.connect() as conn:
+            count = conn.execute(
+                sa.select(sa.func.count()).select_from(list_members).where(self._unseen(list_id, seen))
+            ).scalar()
+        return int(count or 0)
+
+    def unseen_members(self, list_id: str, seen: int | None, limit: int, after: str = "") -> list[str]:
+        """The next ``limit`` members, in order after ``after``, that the snapshot did not contain.
+
+        Paging by key keeps a million-member diff in bounded memory.
+        """
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.select(list_members.c.member)
+                    .where(self._unseen(list_id, seen), list_members.c.member > after)
+                    .order_by(list_members.c.member)
+                    .limit(limit)
+                ).scalars()
+            )
 
     def member_count(self, list_id: str) -> int:
         """How many members the store holds for a list."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from target_pinterest_audiences.client import CallStats
@@ -35,6 +35,10 @@ class SyncError(Exception):
     """A run cannot go on; ``str()`` is the one line the user sees."""
 
 
+class MirrorRefusedError(SyncError):
+    """A mirror snapshot would remove too large a share of a list: likely a truncated input."""
+
+
 @dataclass(frozen=True)
 class SyncOptions:
     """The settings that shape writes."""
@@ -45,6 +49,12 @@ class SyncOptions:
     sync_mode: str = "changes"
     create_audience: bool = True
     dry_run: bool = False
+    max_removal_fraction: float = 0.5
+
+    @property
+    def mirror(self) -> bool:
+        """Each snapshot of an audience is its whole membership."""
+        return self.sync_mode == "mirror"
 
     def list_name(self, audience: str, list_type: str) -> str:
         """The customer list name of an audience's list of one type."""
@@ -81,7 +91,13 @@ def plan(signals: Mapping[str, bool], known: set[str], *, members_known: bool) -
 
 
 class ListSync:
-    """Applies pending signals to Pinterest customer lists; shared by all sinks of a run."""
+    """Applies pending signals to Pinterest customer lists; shared by all sinks of a run.
+
+    Mirror mode marks every member a snapshot contains with the snapshot's number (``seen``
+    in the store); when the snapshot ends, the members of its audiences' lists that carry
+    another mark are the ones to remove. The diff is paged out of the store by key, so a
+    million-member list mirrors in bounded memory.
+    """
 
     def __init__(
         self,
@@ -89,6 +105,7 @@ class ListSync:
         store: Store,
         client: PinterestClient | None,
         report: RunReport,
+        run_id: int | None = None,
     ) -> None:
         """``client`` is None in a dry run: nothing is sent."""
         self.options = options
@@ -100,10 +117,23 @@ class ListSync:
         self._remote: dict[str, Mapping[str, object]] | None = None
         self._remote_lock = threading.Lock()
         self._lists: dict[str, StoredList] = {}
+        # Mirror snapshots: a number per audience, unique across runs of one store.
+        self._mark_base = (run_id or 0) * 1_000_000
+        self._marks: dict[str, int] = {}
+        self._mark_count = 0
+        self._dry_seen: dict[str, set[str]] = {}
 
     def _lock(self, name: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(name, threading.Lock())
+
+    def mark(self, audience: str) -> int:
+        """The number of the audience's current mirror snapshot."""
+        with self._locks_guard:
+            if audience not in self._marks:
+                self._mark_count += 1
+                self._marks[audience] = self._mark_base + self._mark_count
+            return self._marks[audience]
 
     def _remote_list(self, name: str) -> Mapping[str, object] | None:
         """The account's list of this name: all pages are read once per run, then cached."""
@@ -116,9 +146,9 @@ class ListSync:
                     self._remote.setdefault(str(item.get("name")), item)
             return self._remote.get(name)
 
-    def _known_list(self, name: str, list_type: str) -> StoredList | None:
-        """The list of this name from the run's cache, the store, or the account."""
-        stored = self._lists.get(name) or self.store.get_list(self.options.ad_account_id, name)
+    def _known_list(self, name: str, list_type: str, audience: str) -> StoredList | None:
+        """The list of this name from the store, or the account (then remembered)."""
+        stored = self.store.get_list(self.options.ad_account_id, name)
         if stored is None and self.client is not None:
             found = self._remote_list(name)
             if found is not None:
@@ -129,15 +159,14 @@ class ListSync:
                     list_type=list_type,
                     audience_id=None,
                     members_known=False,
+                    audience=audience,
                 )
                 self.store.save_list(stored)
-        if stored is not None:
-            if stored.list_type != list_type:
-                raise SyncError(
-                    f"list_name_template gives the {stored.list_type} and {list_type} lists the one"
-                    f" name '{name}'; put {{list_type}} in list_name_template"
-                )
-            self._lists[name] = stored
+        if stored is not None and stored.list_type != list_type:
+            raise SyncError(
+                f"list_name_template gives the {stored.list_type} and {list_type} lists the one"
+                f" name '{name}'; put {{list_type}} in list_name_template"
+            )
         return stored
 
     def apply(self, pending: Pending) -> None:
@@ -152,41 +181,67 @@ class ListSync:
         counting = self.client.counting() if self.client is not None else nullcontext(CallStats())
         with self._lock(name), counting as calls:
             try:
-                self._apply_list(name, list_type, signals, row)
+                self._apply_list(name, audience, list_type, signals, row)
             finally:
                 self.report.count(row, requests=calls.requests, retries=calls.retries)
 
-    def _apply_list(self, name: str, list_type: str, signals: Mapping[str, bool], row: ListReport) -> None:
-        stored = self._known_list(name, list_type)
+    def _apply_list(
+        self, name: str, audience: str, list_type: str, signals: Mapping[str, bool], row: ListReport
+    ) -> None:
+        mark = self.mark(audience) if self.options.mirror else None
+        stored = self._lists.get(name)
+        if stored is None:
+            # Find or create under a lock that other processes sharing the store respect too.
+            with self.store.list_lock(self.options.ad_account_id, name):
+                stored = self._known_list(name, list_type, audience)
+                adds, removes, known = self._plan(stored, signals, row)
+                if stored is None:
+                    if not adds:
+                        return
+                    stored, adds = self._create(name, audience, list_type, adds, row=row, mark=mark)
+                self._lists[name] = stored
+        else:
+            adds, removes, known = self._plan(stored, signals, row)
+        row.id = stored.list_id or None
+        if mark is not None:
+            self._note_seen(stored, [member for member in known if signals[member]], mark)
+        self._update(stored, ADD, adds, row, mark)
+        self._update(stored, REMOVE, removes, row, None)
+
+    def _plan(
+        self, stored: StoredList | None, signals: Mapping[str, bool], row: ListReport
+    ) -> tuple[list[str], list[str], set[str]]:
+        """What to add and remove, counting the rest as unchanged; also the known members."""
         known = self.store.members_among(stored.list_id, signals) if stored else set()
         adds, removes, unchanged = plan(signals, known, members_known=stored.members_known if stored else True)
-        self.report.count(row, unchanged=unchanged)
-        if self.options.sync_mode == "add_only":
-            self.report.count(row, removals_not_sent=len(removes))
-            removes = []
         if stored is None:
             # A removal from a list that does not exist changes nothing.
-            self.report.count(row, unchanged=len(removes))
+            unchanged, removes = unchanged + len(removes), []
+        elif self.options.sync_mode == "add_only":
+            self.report.count(row, removals_not_sent=len(removes))
             removes = []
-            if not adds:
-                return
-            stored, adds = self._create(name, list_type, adds, row)
-        row.id = stored.list_id
-        self._update(stored, ADD, adds, row)
-        self._update(stored, REMOVE, removes, row)
+        self.report.count(row, unchanged=unchanged)
+        return adds, removes, known
 
-    def _create(self, name: str, list_type: str, adds: list[str], row: ListReport) -> tuple[StoredList, list[str]]:
+    def _note_seen(self, stored: StoredList, members: list[str], mark: int) -> None:
+        if self.client is None:
+            self._dry_seen.setdefault(stored.name, set()).update(members)
+        else:
+            self.store.mark_seen(stored.list_id, members, mark)
+
+    def _create(  # noqa: PLR0913
+        self, name: str, audience: str, list_type: str, adds: list[str], *, row: ListReport, mark: int | None
+    ) -> tuple[StoredList, list[str]]:
         """Create a list with its first ADD records; return it and the adds still to send."""
-        first, rest = (
-            adds[: self.options.records_per_request],
-            adds[self.options.records_per_request :],
-        )
+        size = self.options.records_per_request
+        first, rest = adds[:size], adds[size:]
         row.created = True
         self.report.count(row, added=len(first))
         if self.client is None:
             logger.info("Dry run: would create customer list '%s' (%s).", name, list_type)
-            placeholder = StoredList(self.options.ad_account_id, name, "", list_type, None, members_known=True)
-            self._lists[name] = placeholder
+            placeholder = StoredList(
+                self.options.ad_account_id, name, "", list_type, None, members_known=True, audience=audience
+            )
             return placeholder, rest
         created = self.client.create_customer_list(self.options.ad_account_id, name, list_type, first)
         stored = StoredList(
@@ -196,27 +251,87 @@ class ListSync:
             list_type=list_type,
             audience_id=None,
             members_known=True,
+            audience=audience,
         )
         self.store.save_list(stored)
-        self.store.record_accepted(stored.list_id, ADD, first)
+        self.store.record_accepted(stored.list_id, ADD, first, seen=mark)
         logger.info("Created customer list '%s' (%s), id %s.", name, list_type, stored.list_id)
         if self.options.create_audience:
-            audience = self.client.create_audience(self.options.ad_account_id, name, stored.list_id)
-            stored = StoredList(**{**stored.__dict__, "audience_id": str(audience.get("id") or "") or None})
+            made = self.client.create_audience(self.options.ad_account_id, name, stored.list_id)
+            stored = replace(stored, audience_id=str(made.get("id") or "") or None)
             self.store.save_list(stored)
             logger.info("Created audience '%s' on customer list %s.", name, stored.list_id)
-        self._lists[name] = stored
         return stored, rest
 
-    def _update(self, stored: StoredList, operation: str, members: list[str], row: ListReport) -> None:
+    def _update(
+        self, stored: StoredList, operation: str, members: list[str], row: ListReport, mark: int | None
+    ) -> None:
         key = "added" if operation == ADD else "removed"
         for chunk in chunked(members, self.options.records_per_request):
             if self.client is not None:
                 self.client.update_customer_list(
                     self.options.ad_account_id, stored.list_id, operation, chunk, stored.name
                 )
-                self.store.record_accepted(stored.list_id, operation, chunk)
+                self.store.record_accepted(stored.list_id, operation, chunk, seen=mark)
             self.report.count(row, **{key: len(chunk)})
+
+    # -- mirror ---------------------------------------------------------------------------
+
+    def finish_snapshots(self, audiences: set[str] | None = None) -> None:
+        """End the mirror snapshots of these audiences (all open ones by default).
+
+        Every list of each audience loses the members the snapshot did not contain. All
+        lists are checked against ``max_removal_fraction`` first: a refusal removes nothing.
+        An audience absent from the run has no snapshot and is left alone.
+        """
+        if not self.options.mirror:
+            return
+        with self._locks_guard:
+            chosen = set(self._marks) if audiences is None else set(audiences) & set(self._marks)
+            marks = {audience: self._marks.pop(audience) for audience in sorted(chosen)}
+        work = []
+        for audience, mark in marks.items():
+            for stored in self.store.lists_of_audience(self.options.ad_account_id, audience):
+                total = self.store.member_count(stored.list_id)
+                stale = self._unseen_count(stored, mark)
+                if stale > self.options.max_removal_fraction * total:
+                    raise MirrorRefusedError(
+                        f"Mirror refused for customer list '{stored.name}': the snapshot would remove {stale} of"
+                        f" its {total} known members ({stale / total:.0%}), more than max_removal_fraction"
+                        f" {self.options.max_removal_fraction:g}. Nothing was removed. If the input is complete,"
+                        " raise max_removal_fraction for this run."
+                    )
+                if stale:
+                    work.append((audience, stored, mark))
+        for audience, stored, mark in work:
+            self._remove_unseen(audience, stored, mark)
+
+    def _unseen_count(self, stored: StoredList, mark: int) -> int:
+        if self.client is not None:
+            return self.store.unseen_count(stored.list_id, mark)
+        return sum(len(page) for page in self._dry_unseen_pages(stored))
+
+    def _dry_unseen_pages(self, stored: StoredList) -> Iterator[list[str]]:
+        seen = self._dry_seen.get(stored.name, set())
+        after = ""
+        while page := self.store.unseen_members(stored.list_id, None, self.options.records_per_request, after):
+            after = page[-1]
+            yield [member for member in page if member not in seen]
+
+    def _remove_unseen(self, audience: str, stored: StoredList, mark: int) -> None:
+        row = self.report.list_report(stored.name, audience, stored.list_type)
+        row.id = stored.list_id
+        if self.client is None:
+            for page in self._dry_unseen_pages(stored):
+                self.report.count(row, removed=len(page))
+            return
+        with self.client.counting() as calls:
+            try:
+                # Removed members leave the store, so the first page is always the next one.
+                while page := self.store.unseen_members(stored.list_id, mark, self.options.records_per_request):
+                    self._update(stored, REMOVE, page, row, None)
+            finally:
+                self.report.count(row, requests=calls.requests, retries=calls.retries)
 
     def read_statuses(self) -> None:
         """Ask Pinterest for the status of every list the run touched (for TOO_SMALL)."""

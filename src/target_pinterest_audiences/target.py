@@ -15,7 +15,7 @@ from singer_sdk.plugin_base import _ConfigInput
 from target_pinterest_audiences import settings
 from target_pinterest_audiences.client import DEFAULT_API_URL, Credentials, PinterestClient
 from target_pinterest_audiences.report import RunReport
-from target_pinterest_audiences.sinks import AudienceSink
+from target_pinterest_audiences.sinks import AudienceSink, RecordSchemaError
 from target_pinterest_audiences.store import Store
 from target_pinterest_audiences.sync import ListSync, SyncOptions
 
@@ -69,16 +69,18 @@ def build_run(config: Mapping[str, t.Any]) -> Run:
         sync_mode=str(config.get("sync_mode") or "changes"),
         create_audience=bool(config.get("create_audience", True)),
         dry_run=dry_run,
+        max_removal_fraction=float(config.get("max_removal_fraction", 0.5)),
     )
     report = RunReport(dry_run=dry_run, sync_mode=options.sync_mode)
     audiences = config.get("audiences")
+    run_id = store.start_run()
     return Run(
-        sync=ListSync(options, store, client, report),
+        sync=ListSync(options, store, client, report, run_id),
         report=report,
         store=store,
         selected=frozenset(audiences) if audiences is not None else None,
         stop_on_invalid=config.get("on_invalid_record") == "fail",
-        run_id=store.start_run(),
+        run_id=run_id,
     )
 
 
@@ -96,6 +98,7 @@ class TargetPinterestAudiences(Target):
         super().__init__(**kwargs)
         self.run = build_run(self.config)
         self._finished = False
+        self._ending = False
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Check settings with one line that names each wrong one (never a secret's value)."""
@@ -129,9 +132,26 @@ class TargetPinterestAudiences(Target):
             raise
 
     def process_endofpipe(self) -> None:
-        """Drain everything (the SDK then emits state), then report."""
+        """Drain everything, end mirror snapshots, emit state, then report."""
+        self._ending = True
         super().process_endofpipe()
+        self.run.sync.finish_snapshots()  # when no STATE came at all; otherwise already done
         self.finish("succeeded")
+
+    def _write_state_message(self, state: dict[str, t.Any]) -> None:
+        """At the end of input, mirror removals must be accepted before the last state leaves."""
+        if self._ending:
+            self.run.sync.finish_snapshots()
+        super()._write_state_message(state)
+
+    def _process_activate_version_message(self, message_dict: dict[str, t.Any]) -> None:
+        """ACTIVATE_VERSION: the stream's full snapshot is complete (mirror mode ends it)."""
+        self._assert_line_requires(message_dict, requires={"stream", "version"})
+        stream = message_dict["stream"]
+        if stream not in self.mapper.stream_maps:
+            raise RecordSchemaError(f"ACTIVATE_VERSION for stream '{stream}' came before its SCHEMA. Fix the tap.")
+        for stream_map in self.mapper.stream_maps[stream]:
+            self.get_sink(stream_map.stream_alias).activate_version(message_dict["version"])
 
     def finish(self, status: str, error: str | None = None) -> None:
         """Close the run once: list statuses, report table and JSON, run history."""
