@@ -1,0 +1,420 @@
+"""target-pinterest-audiences-auth: the OAuth login and ad-accounts commands, against the emulator."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import pytest
+import requests
+
+from target_pinterest_audiences import oauth
+from target_pinterest_audiences.client import Credentials, PinterestClient
+from target_pinterest_audiences.emulator import PinterestEmulator
+from target_pinterest_audiences.store import Store
+from target_pinterest_audiences.target import token_key
+
+CLIENT_ID = "emulator-client-id"
+CLIENT_SECRET = "emulator-client-secret"
+AD_ACCOUNT = "549755885175"
+EXECUTABLE = Path(sys.executable).with_name("target-pinterest-audiences-auth")
+
+
+def follow(url: str) -> None:
+    """What a consenting user's browser does: open the consent URL, follow the redirect home."""
+    reply = requests.get(url, timeout=10, allow_redirects=True)
+    assert reply.headers["Content-Type"].startswith("text/html")
+
+
+def with_query(url: str, **changes: str) -> str:
+    parts = urlsplit(url)
+    query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
+    query.update(changes)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def login_args(emulator: PinterestEmulator, store_url: str, *extra: str, secret: str = CLIENT_SECRET) -> list[str]:
+    return [
+        "login",
+        "--client-id",
+        CLIENT_ID,
+        "--client-secret",
+        secret,
+        "--redirect-port",
+        "0",
+        "--authorize-url",
+        emulator.root_url + "/oauth/",
+        "--api-url",
+        emulator.url,
+        "--store-url",
+        store_url,
+        *extra,
+    ]
+
+
+def issued_secrets(emulator: PinterestEmulator) -> set[str]:
+    """Every code and token that crossed the wire, to check none reaches stderr."""
+    found: set[str] = set()
+    for request in emulator.requests:
+        if isinstance(request.body, dict):
+            found.update(str(request.body[name]) for name in ("code", "refresh_token") if name in request.body)
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            found.add(auth.removeprefix("Bearer "))
+    return found
+
+
+def one_error_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines, "no error line"
+    assert "Traceback" not in stderr
+    assert lines[-1].startswith("target-pinterest-audiences-auth: error: ")
+    return lines[-1]
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test leaves a default store in the checkout."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith(oauth.ENV_PREFIX):
+            monkeypatch.delenv(name)
+
+
+# -- the flow in-process --------------------------------------------------------------------------
+
+
+def test_run_login_round_trip(emulator: PinterestEmulator, store_url: str) -> None:
+    options = oauth.LoginOptions(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        api_url=emulator.url,
+        authorize_url=emulator.root_url + "/oauth/",
+        store_url=store_url,
+        redirect_port=0,
+        timeout=30,
+    )
+    opened: list[str] = []
+    notes: list[str] = []
+
+    def open_url(url: str) -> None:
+        opened.append(url)
+        follow(url)
+
+    result = oauth.run_login(options, open_url=open_url, notify=notes.append)
+
+    # The consent URL carries what Pinterest documents.
+    (url,) = opened
+    query = parse_qs(urlsplit(url).query)
+    assert url.startswith(emulator.root_url + "/oauth/?")
+    assert query["client_id"] == [CLIENT_ID]
+    assert query["response_type"] == ["code"]
+    assert query["scope"] == ["ads:read,ads:write"]
+    assert query["redirect_uri"] == [result.redirect_uri]
+    assert result.redirect_uri.startswith("http://localhost:")
+    assert result.redirect_uri.endswith("/callback")
+    assert len(query["state"][0]) >= 20
+    assert url in notes
+    assert any("must be registered" in note and result.redirect_uri in note for note in notes)
+
+    # The code was exchanged with Basic auth and a form body.
+    (exchange,) = [r for r in emulator.requests if r.path == "/oauth/token"]
+    assert exchange.headers["Authorization"].startswith("Basic ")
+    assert exchange.headers["Content-Type"].startswith("application/x-www-form-urlencoded")
+    assert isinstance(exchange.body, dict)
+    assert exchange.body["grant_type"] == "authorization_code"
+    assert exchange.body["redirect_uri"] == result.redirect_uri
+
+    assert result.refresh_token in emulator.refresh_tokens
+    assert result.ad_accounts == [
+        {"id": AD_ACCOUNT, "name": f"Emulated ad account {AD_ACCOUNT}", "currency": "USD", "country": "US"}
+    ]
+    assert result.ad_account_id == AD_ACCOUNT
+    assert result.scope == "ads:read,ads:write"
+    assert result.settings()["client_secret"] == "<your client secret>"
+    assert result.refresh_token not in repr(result)
+    assert CLIENT_SECRET not in repr(options)
+    assert not any(secret in note for note in notes for secret in issued_secrets(emulator))
+
+
+def test_stored_refresh_token_is_found_and_works(emulator: PinterestEmulator, store_url: str) -> None:
+    out = io.StringIO()
+    code = oauth.run(login_args(emulator, store_url, "--json"), open_url=follow, environ={}, stdout=out)
+    assert code == 0
+    printed = json.loads(out.getvalue())
+    refresh_token = printed["settings"]["refresh_token"]
+
+    store = Store.open(store_url)
+    try:
+        assert store.refresh_token(token_key(CLIENT_ID, refresh_token)) == refresh_token
+    finally:
+        store.close()
+
+    # The target, configured with that token, can renew access tokens with it.
+    client = PinterestClient(
+        emulator.url, Credentials(refresh_token=refresh_token, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    )
+    assert [item["id"] for item in client.ad_accounts()] == [AD_ACCOUNT]
+    refreshes = [
+        r for r in emulator.requests if isinstance(r.body, dict) and r.body.get("grant_type") == "refresh_token"
+    ]
+    assert len(refreshes) == 1
+    assert refreshes[0].status == 200
+
+
+def test_login_json_output(emulator: PinterestEmulator, store_url: str) -> None:
+    out = io.StringIO()
+    assert oauth.run(login_args(emulator, store_url, "--json"), open_url=follow, environ={}, stdout=out) == 0
+    printed = json.loads(out.getvalue())
+    settings = printed["settings"]
+    assert settings["client_id"] == CLIENT_ID
+    assert settings["client_secret"] == "<your client secret>"
+    assert settings["ad_account_id"] == AD_ACCOUNT
+    assert settings["api_url"] == emulator.url
+    assert settings["store_url"] == store_url
+    assert printed["ad_account_id"] == AD_ACCOUNT
+    assert printed["ad_accounts"][0]["id"] == AD_ACCOUNT
+    assert printed["env"]["TARGET_PINTEREST_AUDIENCES_REFRESH_TOKEN"] == settings["refresh_token"]
+    assert f"meltano config target-pinterest-audiences set ad_account_id {AD_ACCOUNT}" in printed["meltano"]
+    assert CLIENT_SECRET not in out.getvalue()
+
+
+def test_login_text_output(emulator: PinterestEmulator, store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert oauth.run(login_args(emulator, store_url), open_url=follow, environ={}) == 0
+    captured = capsys.readouterr()
+    (refresh_token,) = emulator.refresh_tokens - {"emulator-refresh-token"}
+    stdout = captured.out
+    assert f'"refresh_token": "{refresh_token}"' in stdout
+    assert f'"ad_account_id": "{AD_ACCOUNT}"' in stdout
+    assert '"client_secret": "<your client secret>"' in stdout
+    assert f"meltano config target-pinterest-audiences set refresh_token {refresh_token}" in stdout
+    assert f"meltano config target-pinterest-audiences set client_id {CLIENT_ID}" in stdout
+    assert f"TARGET_PINTEREST_AUDIENCES_REFRESH_TOKEN={refresh_token}" in stdout
+    assert f"TARGET_PINTEREST_AUDIENCES_AD_ACCOUNT_ID={AD_ACCOUNT}" in stdout
+    assert "TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET=" in stdout
+    assert CLIENT_SECRET not in stdout + captured.err
+    assert "Warning" in captured.err
+    assert "secret" in captured.err
+    for secret in issued_secrets(emulator):
+        assert secret not in captured.err
+
+
+def test_several_ad_accounts_are_listed_to_choose(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with PinterestEmulator(ad_account_ids=("111", "222")) as emulator:
+        assert oauth.run(login_args(emulator, store_url), open_url=follow, environ={}) == 0
+    stdout = capsys.readouterr().out
+    assert "2 ad accounts; choose one" in stdout
+    assert "Emulated ad account 111" in stdout
+    assert "Emulated ad account 222" in stdout
+    assert f'"ad_account_id": "{oauth.CHOOSE_PLACEHOLDER}"' in stdout
+
+
+def test_credentials_from_env_and_config_file(
+    emulator: PinterestEmulator, store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"client_id": CLIENT_ID, "api_url": emulator.url, "store_url": store_url}))
+    argv = ["login", "--config", str(config), "--redirect-port", "0", "--authorize-url", emulator.root_url + "/oauth/"]
+    environ = {"TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET": CLIENT_SECRET}
+    assert oauth.run(argv, open_url=follow, environ=environ) == 0
+    assert f'"ad_account_id": "{AD_ACCOUNT}"' in capsys.readouterr().out
+
+
+# -- failures: one line, exit 1, no secret --------------------------------------------------------
+
+
+def test_wrong_state_fails(emulator: PinterestEmulator, store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    def forged(url: str) -> None:
+        follow(with_query(url, state="forged-state"))
+
+    assert oauth.run(login_args(emulator, store_url), open_url=forged, environ={}) == 1
+    captured = capsys.readouterr()
+    line = one_error_line(captured.err)
+    assert "state does not match" in line
+    assert captured.out == ""
+    assert not [r for r in emulator.requests if r.path == "/oauth/token"]
+
+
+def test_access_denied_fails(emulator: PinterestEmulator, store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    def deny(url: str) -> None:
+        query = parse_qs(urlsplit(url).query)
+        redirect_uri, state = query["redirect_uri"][0], query["state"][0]
+        reply = requests.get(f"{redirect_uri}?{urlencode({'error': 'access_denied', 'state': state})}", timeout=10)
+        assert "Authorisation failed" in reply.text
+
+    assert oauth.run(login_args(emulator, store_url), open_url=deny, environ={}) == 1
+    captured = capsys.readouterr()
+    line = one_error_line(captured.err)
+    assert "did not authorise" in line
+    assert "access_denied" in line
+    assert captured.out == ""
+
+
+def test_wrong_client_secret_fails(
+    emulator: PinterestEmulator, store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = "not-the-secret-123"
+    assert oauth.run(login_args(emulator, store_url, secret=wrong), open_url=follow, environ={}) == 1
+    captured = capsys.readouterr()
+    line = one_error_line(captured.err)
+    assert "HTTP 401" in line
+    assert "client_secret" in line
+    assert "re-authorise" in line
+    assert wrong not in captured.err + captured.out
+    for secret in issued_secrets(emulator):
+        assert secret not in captured.err
+
+
+def test_timeout_fails(emulator: PinterestEmulator, store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = login_args(emulator, store_url, "--timeout", "0.3")
+    assert oauth.run(argv, open_url=lambda _url: None, environ={}) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert "no redirect from Pinterest within 0.3 s" in line
+    assert "registered" in line
+
+
+def test_missing_client_secret_fails(emulator: PinterestEmulator, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["login", "--client-id", CLIENT_ID, "--api-url", emulator.url]
+    assert oauth.run(argv, open_url=follow, environ={}) == 1
+    assert "--client-secret" in one_error_line(capsys.readouterr().err)
+
+
+def test_port_in_use_fails(emulator: PinterestEmulator, store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    port = urlsplit(emulator.root_url).port
+    argv = [*login_args(emulator, store_url), "--redirect-port", str(port)]
+    assert oauth.run(argv, open_url=follow, environ={}) == 1
+    assert "--redirect-port" in one_error_line(capsys.readouterr().err)
+
+
+# -- ad-accounts ----------------------------------------------------------------------------------
+
+
+def test_ad_accounts_table_and_json(emulator: PinterestEmulator, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["ad-accounts", "--access-token", "emulator-access-token", "--api-url", emulator.url]
+    assert oauth.run(base, environ={}) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["id", "name", "currency", "country"]
+    assert table[1].split() == [AD_ACCOUNT, "Emulated", "ad", "account", AD_ACCOUNT, "USD", "US"]
+
+    assert oauth.run([*base, "--json"], environ={}) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"id": AD_ACCOUNT, "name": f"Emulated ad account {AD_ACCOUNT}", "currency": "USD", "country": "US"}
+    ]
+
+
+def test_ad_accounts_with_refresh_token_from_env_uses_latest_rotation(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with PinterestEmulator(ad_account_ids=(AD_ACCOUNT,), rotate_refresh_tokens=True) as emulator:
+        environ = {
+            "TARGET_PINTEREST_AUDIENCES_REFRESH_TOKEN": "emulator-refresh-token",
+            "TARGET_PINTEREST_AUDIENCES_CLIENT_ID": CLIENT_ID,
+            "TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET": CLIENT_SECRET,
+            "TARGET_PINTEREST_AUDIENCES_API_URL": emulator.url,
+            "TARGET_PINTEREST_AUDIENCES_STORE_URL": store_url,
+        }
+        # Twice: the second run needs the rotation the first one kept in the store.
+        for _ in range(2):
+            assert oauth.run(["ad-accounts", "--json"], environ=environ) == 0
+            assert [a["id"] for a in json.loads(capsys.readouterr().out)] == [AD_ACCOUNT]
+        assert "emulator-refresh-token" not in emulator.refresh_tokens
+
+
+def test_ad_accounts_bad_token_fails(emulator: PinterestEmulator, capsys: pytest.CaptureFixture[str]) -> None:
+    assert oauth.run(["ad-accounts", "--access-token", "wrong-token-xyz", "--api-url", emulator.url], environ={}) == 1
+    captured = capsys.readouterr()
+    line = one_error_line(captured.err)
+    assert "HTTP 401" in line
+    assert "Re-authorise" in line
+    assert "wrong-token-xyz" not in captured.err
+
+
+def test_ad_accounts_without_credentials_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    assert oauth.run(["ad-accounts"], environ={}) == 1
+    assert "--access-token" in one_error_line(capsys.readouterr().err)
+
+
+# -- the installed executable ---------------------------------------------------------------------
+
+
+def clean_env() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if not name.startswith(oauth.ENV_PREFIX)}
+
+
+def start_login(
+    emulator: PinterestEmulator, store_url: str, cwd: Path, *extra: str
+) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [str(EXECUTABLE), *login_args(emulator, store_url, "--no-browser", "--timeout", "30", *extra)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=clean_env(),
+    )
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if line.startswith("http"):
+            return process, line.strip()
+    process.kill()
+    pytest.fail(f"no URL line on stderr: {''.join(seen)}")
+
+
+def test_executable_login_round_trip(emulator: PinterestEmulator, store_url: str, tmp_path: Path) -> None:
+    process, url = start_login(emulator, store_url, tmp_path)
+    follow(url)
+    stdout, rest = process.communicate(timeout=60)
+    assert process.returncode == 0, rest
+    settings_block = stdout[stdout.index("{") : stdout.index("}") + 1]
+    settings: dict[str, Any] = json.loads(settings_block)
+    assert settings["client_id"] == CLIENT_ID
+    assert settings["client_secret"] == "<your client secret>"
+    assert settings["ad_account_id"] == AD_ACCOUNT
+    refresh_token = settings["refresh_token"]
+    assert refresh_token in emulator.refresh_tokens
+    store = Store.open(store_url)
+    try:
+        assert store.refresh_token(token_key(CLIENT_ID, refresh_token)) == refresh_token
+    finally:
+        store.close()
+    assert "Warning" in rest
+    for secret in issued_secrets(emulator):
+        assert secret not in url + rest
+    assert CLIENT_SECRET not in stdout + url + rest
+
+
+def test_executable_wrong_state_is_one_line(emulator: PinterestEmulator, store_url: str, tmp_path: Path) -> None:
+    process, url = start_login(emulator, store_url, tmp_path)
+    follow(with_query(url, state="forged-state"))
+    stdout, rest = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert stdout == ""
+    assert "state does not match" in one_error_line(rest)
+
+
+def test_executable_ad_accounts(emulator: PinterestEmulator, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(EXECUTABLE), "ad-accounts", "--access-token", "emulator-access-token", "--api-url", emulator.url],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env=clean_env(),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert AD_ACCOUNT in done.stdout
+    assert "emulator-access-token" not in done.stderr
