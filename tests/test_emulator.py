@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,6 +23,7 @@ from target_pinterest_audiences.emulator import (
     EmulatedList,
     Faults,
     PinterestEmulator,
+    decide_fault,
     main,
 )
 
@@ -431,3 +436,199 @@ def test_cli_serves_until_sigterm() -> None:
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+# -- faults ---------------------------------------------------------------------------------------
+def status_or_drop(session: requests.Session, url: str) -> str:
+    try:
+        return str(session.get(url, timeout=5).status_code)
+    except requests.ConnectionError:
+        return "drop"
+
+
+def statuses(api: PinterestEmulator, count: int) -> list[str]:
+    """Status of each of ``count`` sequential GETs, or "drop" for a connection error."""
+    with requests.Session() as session:
+        session.headers["Authorization"] = f"Bearer {TOKEN}"
+        return [status_or_drop(session, lists_url(api)) for _ in range(count)]
+
+
+def test_fault_429_retry_after_seconds_and_http_date(emulator: PinterestEmulator, http: requests.Session) -> None:
+    emulator.faults = Faults(rate_429=1.0, retry_after_seconds=2.5)
+    before = time.time()
+    limited = http.get(lists_url(emulator))
+    assert limited.status_code == 429
+    assert limited.json() == {"code": 8, "message": limited.json()["message"]}
+    assert limited.json()["message"].startswith("This request exceeded a rate limit")
+    assert limited.headers["Retry-After"] == "3"
+    assert before + 2.5 <= int(limited.headers["X-RateLimit-Reset"]) <= time.time() + 3.5
+    assert "chunked" not in limited.headers.get("Transfer-Encoding", "")
+    assert int(limited.headers["Content-Length"]) == len(limited.content)
+    emulator.faults = Faults(rate_429=1.0, retry_after_seconds=30, retry_after_http_date=True)
+    dated = http.get(lists_url(emulator))
+    assert dated.status_code == 429
+    when = parsedate_to_datetime(dated.headers["Retry-After"]).timestamp()
+    assert time.time() + 28 <= when <= time.time() + 32
+    assert emulator.fault_counts == {"429": 1}
+
+
+def test_fault_500_and_503_are_not_processed(emulator: PinterestEmulator, http: requests.Session) -> None:
+    emulator.faults = Faults(rate_500=1.0)
+    failed = http.post(lists_url(emulator), json={"name": "x", "records": "a@example.com"})
+    assert failed.status_code == 500
+    assert set(failed.json()) == {"code", "message"}
+    emulator.faults = Faults(rate_503=1.0)
+    ramped = http.patch(f"{lists_url(emulator)}/1", json={"operation_type": "ADD", "records": "a@example.com"})
+    assert ramped.status_code == 503
+    assert ramped.json()["code"] == 4197
+    assert emulator.customer_lists() == []
+    assert emulator.fault_counts == {"503": 1}
+    assert [r.fault for r in emulator.requests] == ["500", "503"]
+
+
+def test_fault_drop_gives_connection_error_and_server_goes_on(
+    emulator: PinterestEmulator, http: requests.Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with requests.Session() as bystander:  # a keep-alive connection opened before the drops
+        bystander.headers["Authorization"] = f"Bearer {TOKEN}"
+        assert bystander.get(lists_url(emulator)).status_code == 200
+        emulator.faults = Faults(rate_drop=1.0, seed=3)
+        for _ in range(4):
+            with pytest.raises(requests.ConnectionError):
+                http.post(lists_url(emulator), json={"name": "x", "records": "a@example.com"})
+        assert emulator.customer_lists() == []
+        assert emulator.fault_counts == {"drop": 4}
+        assert [r.status for r in emulator.requests[-4:]] == [0, 0, 0, 0]
+        emulator.faults = Faults()
+        assert bystander.get(lists_url(emulator)).status_code == 200
+        assert http.get(lists_url(emulator)).status_code == 200
+    assert capsys.readouterr().err == ""  # no traceback from the server threads
+
+
+def test_fault_drop_closes_or_resets_on_the_wire(emulator: PinterestEmulator) -> None:
+    emulator.faults = Faults(rate_drop=1.0, seed=1)
+    host, port = urlsplit(emulator.url).netloc.split(":")
+    request = f"GET /v5/ad_accounts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
+    outcomes = []
+    for _ in range(8):
+        with socket.create_connection((host, int(port)), timeout=5) as raw:
+            raw.sendall(request)
+            try:
+                outcomes.append("close" if raw.recv(1024) == b"" else "reply")
+            except ConnectionResetError:
+                outcomes.append("reset")
+    assert set(outcomes) == {"close", "reset"}
+
+
+def test_fault_drop_after_effect_applies_the_change(emulator: PinterestEmulator, http: requests.Session) -> None:
+    emulator.faults = Faults(rate_drop_after_effect=1.0)
+    with pytest.raises(requests.ConnectionError):
+        http.post(lists_url(emulator), json={"name": "applied", "records": "a@example.com"})
+    created = emulator.list_by_name("applied")
+    with pytest.raises(requests.ConnectionError):
+        http.patch(f"{lists_url(emulator)}/{created.id}", json={"operation_type": "ADD", "records": "b@example.com"})
+    assert emulator.list_by_name("applied").members == {"a@example.com", "b@example.com"}
+    assert emulator.fault_counts == {"drop_after_effect": 2}
+    assert [(r.status, r.fault) for r in emulator.requests] == [(200, "drop_after_effect")] * 2
+
+
+def test_fault_slow_times_the_client_out(
+    emulator: PinterestEmulator, http: requests.Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emulator.faults = Faults(rate_slow=1.0, slow_seconds=0.4)
+    with pytest.raises(requests.Timeout):
+        http.post(lists_url(emulator), json={"name": "late", "records": "a@example.com"}, timeout=0.1)
+    assert emulator.list_by_name("late").members == {"a@example.com"}  # applied, reply held
+    assert emulator.fault_counts == {"slow": 1}
+    emulator.faults = Faults()
+    assert http.get(lists_url(emulator), timeout=5).status_code == 200
+    time.sleep(0.4)  # the held reply meets a closed socket
+    assert http.get(lists_url(emulator), timeout=5).status_code == 200
+    assert capsys.readouterr().err == ""
+
+
+MIXED = Faults(seed=42, rate_429=0.05, rate_500=0.05, rate_503=0.05, rate_drop=0.05, rate_drop_after_effect=0.05)
+
+
+def test_faults_are_deterministic_for_a_seed() -> None:
+    runs = []
+    for seed in (42, 42, 43):
+        with PinterestEmulator(faults=dataclasses.replace(MIXED, seed=seed)) as api:
+            runs.append(statuses(api, 80))
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
+    assert {"200", "429", "500", "503", "drop"} <= set(runs[0])
+    with PinterestEmulator() as api:
+        api.faults = MIXED  # assigning restarts the generator
+        assert statuses(api, 80) == runs[0]
+    assert [decide_fault(MIXED, n, draw).kind for n, draw in enumerate((0.01, 0.07, 0.12, 0.17, 0.22, 0.5))] == [
+        "429",
+        "500",
+        "503",
+        "drop",
+        "drop_after_effect",
+        None,
+    ]
+
+
+def test_fault_counts_match_what_the_client_saw(emulator: PinterestEmulator) -> None:
+    emulator.faults = MIXED
+    seen = statuses(emulator, 400)
+    counts = emulator.fault_counts
+    assert counts.pop("drop", 0) + counts.pop("drop_after_effect", 0) == seen.count("drop")
+    assert counts == {kind: seen.count(kind) for kind in ("429", "500", "503")}
+    assert 0.15 < (len(seen) - seen.count("200")) / len(seen) < 0.35
+    assert emulator.state()["fault_counts"] == emulator.fault_counts
+
+
+def test_faults_spare_emulator_endpoints_and_oauth(emulator: PinterestEmulator, http: requests.Session) -> None:
+    emulator.faults = Faults(rate_500=0.5, rate_drop=0.5, requests_per_second=1)
+    for _ in range(5):
+        assert http.get(f"{emulator.root_url}/_emulator/state").status_code == 200
+        assert refresh(emulator, "emulator-refresh-token").status_code == 200
+    assert http.post(f"{emulator.root_url}/_emulator/reset").status_code == 200
+    assert emulator.fault_counts == {}
+    emulator.faults = Faults(rate_503=1.0, include_oauth=True)
+    assert refresh(emulator, "emulator-refresh-token").status_code == 503
+
+
+def test_quota_rejects_exactly_the_excess_of_a_burst(emulator: PinterestEmulator, http: requests.Session) -> None:
+    emulator.faults = Faults(requests_per_second=5)
+    burst = [http.get(lists_url(emulator)) for _ in range(12)]
+    assert [r.status_code for r in burst] == [200] * 5 + [429] * 7
+    assert emulator.quota_rejections == 7
+    assert emulator.fault_counts == {"quota": 7}
+    limited = burst[-1]
+    assert limited.json()["code"] == 8
+    assert limited.headers["Retry-After"] == "1"
+    assert time.time() <= int(limited.headers["X-RateLimit-Reset"]) <= time.time() + 2
+    time.sleep(int(limited.headers["Retry-After"]))
+    assert [http.get(lists_url(emulator)).status_code for _ in range(5)] == [200] * 5
+    assert emulator.quota_rejections == 7
+
+
+def test_quota_spares_a_paced_client(emulator: PinterestEmulator, http: requests.Session) -> None:
+    emulator.faults = Faults(requests_per_second=100)
+    start = time.monotonic()
+    for n in range(120):  # 1.2 s at 90 % of the quota, across two windows
+        time.sleep(max(0.0, start + n / 90 - time.monotonic()))
+        assert http.get(lists_url(emulator)).status_code == 200
+    assert emulator.quota_rejections == 0
+
+
+def test_faults_validated_and_cli_flags() -> None:
+    for bad in ({"rate_500": 1.5}, {"rate_429": 0.6, "rate_drop": 0.6}, {"requests_per_second": 0}):
+        with pytest.raises(ValueError, match=r"share|positive"):
+            Faults(**bad)  # type: ignore[arg-type]
+    with pytest.raises(SystemExit):
+        main(["--fault-429", "0.7", "--fault-500", "0.7"])
+
+
+def test_cli_help_lists_fault_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    usage = capsys.readouterr().out
+    for flag in ["--fault-seed", "--fault-429", "--fault-500", "--fault-503", "--fault-drop", "--fault-slow"]:
+        assert flag in usage
+    for flag in ["--slow-seconds", "--quota-rps", "--access-token-max-uses", "--latency", "--retry-after"]:
+        assert flag in usage

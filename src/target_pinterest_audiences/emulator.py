@@ -48,6 +48,63 @@ What it rejects (body ``{"code": int, "message": str}`` as Pinterest's ``Error``
 
 Creating a second list with a name the account already has is allowed (Pinterest does
 not document otherwise) but counted in ``state()["duplicate_name_creates"]``.
+
+Faults
+------
+``Faults`` (the ``faults=`` argument, or assign ``emulator.faults``; CLI flags in brackets)
+makes the emulator misbehave so that retries, backoff, pacing, timeouts and idempotence can
+be tested. Everything is off by default. Faults apply only to ``/v5`` requests, never to
+``/_emulator/*`` or ``GET /oauth/``; seeded faults and the quota also skip ``POST
+/v5/oauth/token`` unless ``include_oauth=True`` [``--fault-oauth``].
+
+- Seeded shares, each the probability that a request gets that fault; they add up to at most
+  1. Each subject request draws one number from ``random.Random(seed)`` [``--fault-seed``]
+  under the emulator's lock, so the same seed and the same order of requests give the same
+  faults (with concurrent clients, the order of arrival decides who gets which):
+
+  - ``rate_429`` [``--fault-429``]: 429, body ``{"code": 8, "message": "This request
+    exceeded a rate limit..."}``, ``Retry-After`` of ``retry_after_seconds``
+    [``--retry-after``, default 0] in whole seconds (rounded up), or as an HTTP date with
+    ``retry_after_http_date`` [``--retry-after-http-date``], and ``X-RateLimit-Reset``
+    (epoch seconds).
+  - ``rate_500`` [``--fault-500``]: 500; ``rate_503`` [``--fault-503``]: 503 with code 4197.
+    The request is not processed.
+  - ``rate_drop`` [``--fault-drop``]: the request is read, not processed, and the connection
+    is closed without a reply (half of these) or reset (the other half); the client sees a
+    connection error (``requests.ConnectionError``).
+  - ``rate_drop_after_effect`` [``--fault-drop-after-effect``]: the request IS processed (the
+    list created, the PATCH applied), then the connection is closed or reset without the
+    reply: a client that blindly retries a create makes a duplicate.
+  - ``rate_slow`` [``--fault-slow``]: the request is processed at once and the reply held for
+    ``slow_seconds`` [``--slow-seconds``, default 5]: set it above the client's read timeout
+    to make the client time out on a change that was applied.
+
+- ``requests_per_second`` [``--quota-rps``]: one quota for all tokens (Pinterest counts per
+  user per app, and the emulator's tokens all belong to one user), in fixed windows: a
+  window opens with the first request that finds none open and lasts one second; it admits
+  ``floor(requests_per_second)`` requests (below 1/s: one request per window of
+  ``1 / requests_per_second`` seconds). The excess get 429 code 8 with ``Retry-After`` =
+  seconds until the window ends (rounded up) and ``X-RateLimit-Reset`` = its end in epoch
+  seconds; ``emulator.quota_rejections`` counts them, so a test can assert that a paced
+  client causes none. Requests above the quota are not counted against it.
+- ``latency_seconds`` [``--latency``]: every /v5 request waits this long first.
+- ``access_token_max_uses`` [``--access-token-max-uses``]: an access token works this many
+  times, then gets 401 code 2 (refresh to continue).
+- ``fail_nth``: ``{n: status}`` answers the n-th /v5 request with that status.
+
+``emulator.fault_counts`` (also in ``GET /_emulator/state`` as ``fault_counts``) counts what
+was injected by kind: ``"429"``, ``"500"``, ``"503"``, ``"drop"``, ``"drop_after_effect"``,
+``"slow"``, ``"quota"``, ``"expired_token"`` (and ``fail_nth`` statuses under their own
+number); ``emulator.requests`` records each request's ``fault``. Dropped replies never break
+the server: it closes that socket and goes on serving the other connections.
+
+A CI job that checks a pipeline survives a flaky Pinterest, reproducibly::
+
+    target-pinterest-audiences-emulator --port 8080 --fault-seed 42 --fault-429 0.05 \
+        --fault-500 0.05 --fault-503 0.05 --fault-drop 0.05 --fault-drop-after-effect 0.02 \
+        --fault-slow 0.03 --slow-seconds 40 --quota-rps 10 --access-token-max-uses 500 &
+    # run the pipeline with api_url=http://127.0.0.1:8080/v5, then check the outcome:
+    curl -s http://127.0.0.1:8080/_emulator/state
 """
 
 from __future__ import annotations
@@ -61,13 +118,18 @@ import hmac
 import itertools
 import json
 import logging
+import math
+import random
 import re
 import secrets
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -138,41 +200,133 @@ def _invalid(message: str) -> ApiError:
     return ApiError(400, 1, message)
 
 
-def _error_for_status(status: int) -> ApiError:
+def _rate_limit_headers(retry_after: float, *, http_date: bool = False) -> dict[str, str]:
+    """``Retry-After`` (whole seconds, rounded up, or an HTTP date) and ``X-RateLimit-Reset``."""
+    reset = math.ceil(time.time() + retry_after)
+    value = formatdate(reset, usegmt=True) if http_date else str(math.ceil(retry_after))
+    return {"Retry-After": value, "X-RateLimit-Reset": str(reset)}
+
+
+def _error_for_status(status: int, retry_after: float = 0.0, *, http_date: bool = False) -> ApiError:
     """Build the Pinterest-style error for a status, e.g. for an injected fault."""
     code, message = _ERROR_BODIES.get(status, (status, HTTPStatus(status).phrase))
-    headers = {"Retry-After": "0"} if status == HTTPStatus.TOO_MANY_REQUESTS else {}
+    headers = _rate_limit_headers(retry_after, http_date=http_date) if status == HTTPStatus.TOO_MANY_REQUESTS else {}
     return ApiError(status, code, message, headers)
+
+
+#: The seeded fault kinds, in the order their shares are stacked on ``[0, 1)``.
+FAULT_KINDS = ("429", "500", "503", "drop", "drop_after_effect", "slow")
+_DROP_MODES = ("close", "reset")
 
 
 @dataclass
 class Faults:
-    """Misbehaviour to inject, so retry, backoff and token renewal can be tested.
+    """Misbehaviour to inject, so retry, backoff, pacing and token renewal can be tested.
 
-    Assigning ``emulator.faults`` restarts the request count that ``fail_nth`` uses and the
-    per-token use counts, so a test can say "the next request fails" at any point.
+    Assigning ``emulator.faults`` restarts the request count that ``fail_nth`` uses, the
+    per-token use counts, the random generator (from ``seed``), the quota window and the
+    fault counters, so a test can say "the next request fails" at any point.
+
+    ``rate_*`` are the shares of /v5 requests (``/oauth/token`` only with ``include_oauth``)
+    answered with each fault; each request draws one number from ``random.Random(seed)``, so
+    the same seed and the same request order give the same faults. They add up to at most 1.
+    See the module docstring, section "Faults", for what each one does.
     """
 
     latency_seconds: float = 0.0
     fail_nth: dict[int, int] = field(default_factory=dict)
     access_token_max_uses: int | None = None
+    seed: int = 0
+    rate_429: float = 0.0
+    rate_500: float = 0.0
+    rate_503: float = 0.0
+    rate_drop: float = 0.0
+    rate_drop_after_effect: float = 0.0
+    rate_slow: float = 0.0
+    slow_seconds: float = 5.0
+    include_oauth: bool = False
+    retry_after_seconds: float = 0.0
+    retry_after_http_date: bool = False
+    requests_per_second: float | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse shares outside 0..1 (or adding up to more than 1) and negative durations."""
+        shares = self.shares()
+        for kind, share in shares:
+            if not 0.0 <= share <= 1.0:
+                msg = f"the share of {kind} faults must be from 0 to 1, not {share}"
+                raise ValueError(msg)
+        if sum(share for _, share in shares) > 1.0 + 1e-9:
+            msg = "the fault shares add up to more than 1"
+            raise ValueError(msg)
+        for name in ("latency_seconds", "slow_seconds", "retry_after_seconds"):
+            if getattr(self, name) < 0:
+                msg = f"{name} must not be negative"
+                raise ValueError(msg)
+        if self.requests_per_second is not None and not self.requests_per_second > 0:
+            msg = "requests_per_second must be positive (or None for no quota)"
+            raise ValueError(msg)
+
+    def shares(self) -> list[tuple[str, float]]:
+        """``(kind, share)`` for each seeded fault kind, in ``FAULT_KINDS`` order."""
+        return [
+            ("429", self.rate_429),
+            ("500", self.rate_500),
+            ("503", self.rate_503),
+            ("drop", self.rate_drop),
+            ("drop_after_effect", self.rate_drop_after_effect),
+            ("slow", self.rate_slow),
+        ]
 
 
 @dataclass(frozen=True)
 class FaultDecision:
-    """What to do to one /v5 request: wait, then maybe answer with an error status."""
+    """What to do to one /v5 request.
+
+    Wait ``delay``; then answer ``status`` (an error) without processing, or close the
+    connection without a reply (``drop`` is ``"close"``: FIN, or ``"reset"``: RST) before
+    processing, or, with ``after_effect``, after processing; or process and hold the reply
+    for ``reply_delay`` seconds. ``kind`` is the ``fault_counts`` key (None: no fault) and
+    ``retry_after`` the seconds a 429 asks the client to wait.
+    """
 
     delay: float = 0.0
     status: int | None = None
+    kind: str | None = None
+    drop: str | None = None
+    after_effect: bool = False
+    reply_delay: float = 0.0
+    retry_after: float = 0.0
 
 
-def decide_fault(faults: Faults, request_number: int) -> FaultDecision:
+def decide_fault(faults: Faults, request_number: int, draw: float | None = None) -> FaultDecision:
     """Decide the fault for the ``request_number``-th /v5 request (1-based).
 
-    All fault kinds that act on a request as a whole are decided here, in one place, so
-    new kinds (seeded random failures, quotas, dropped connections) slot in beside these.
+    ``fail_nth`` wins; otherwise ``draw`` (a number in ``[0, 1)``, None when the request is
+    not subject to seeded faults) picks a kind: the shares are stacked in ``FAULT_KINDS``
+    order, and within a drop kind's share the lower half closes, the upper half resets.
+    The per-second quota is state of the emulator, not decided here.
     """
-    return FaultDecision(delay=max(0.0, faults.latency_seconds), status=faults.fail_nth.get(request_number))
+    delay = max(0.0, faults.latency_seconds)
+    status = faults.fail_nth.get(request_number)
+    if status is not None:
+        return FaultDecision(delay=delay, status=status, kind=str(status), retry_after=faults.retry_after_seconds)
+    if draw is None:
+        return FaultDecision(delay=delay)
+    low = 0.0
+    for kind, share in faults.shares():
+        if share > 0 and low <= draw < low + share:
+            if kind in {"drop", "drop_after_effect"}:
+                mode = _DROP_MODES[(draw - low) / share >= 0.5]  # noqa: PLR2004 (half and half)
+                return FaultDecision(delay=delay, kind=kind, drop=mode, after_effect=kind == "drop_after_effect")
+            if kind == "slow":
+                return FaultDecision(delay=delay, kind=kind, reply_delay=faults.slow_seconds)
+            return FaultDecision(delay=delay, status=int(kind), kind=kind, retry_after=faults.retry_after_seconds)
+        low += share
+    return FaultDecision(delay=delay)
+
+
+_NO_FAULT = FaultDecision()
 
 
 @dataclass(frozen=True)
@@ -190,7 +344,12 @@ class EmulatedList:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request as received (headers unredacted: it stays in memory for tests)."""
+    """One request as received (headers unredacted: it stays in memory for tests).
+
+    ``status`` is the status answered; 0 when the connection was dropped before processing;
+    for ``drop_after_effect`` the status of the applied operation, whose reply was never
+    sent. ``fault`` is the injected fault's kind (a ``fault_counts`` key) or None.
+    """
 
     method: str
     path: str
@@ -198,6 +357,7 @@ class RecordedRequest:
     headers: dict[str, str]
     body: object
     status: int
+    fault: str | None = None
 
 
 @dataclass
@@ -249,6 +409,7 @@ class _Response(NamedTuple):
     status: int
     body: object
     headers: dict[str, str]
+    drop: str | None = None  # "close" or "reset": send no reply and drop the connection
 
 
 class _SpecValidator:
@@ -429,6 +590,10 @@ class PinterestEmulator:
         self._token_uses: dict[str, int] = {}
         self._faults = faults or Faults()
         self._v5_count = 0
+        self._rng = random.Random(self._faults.seed)  # noqa: S311 (reproducible faults, not secrets)
+        self._fault_counts: dict[str, int] = {}
+        self._quota_window_end = -math.inf
+        self._quota_used = 0
         self._lists: dict[str, _List] = {}
         self._audiences: dict[str, dict[str, Any]] = {}
         self._duplicate_name_creates = 0
@@ -497,6 +662,28 @@ class PinterestEmulator:
             self._faults = value
             self._v5_count = 0
             self._token_uses.clear()
+            self._rng = random.Random(value.seed)  # noqa: S311 (reproducible faults, not secrets)
+            self._fault_counts.clear()
+            self._quota_window_end = -math.inf
+            self._quota_used = 0
+
+    @property
+    def fault_counts(self) -> dict[str, int]:
+        """Faults injected since the last ``faults`` assignment, by kind.
+
+        Kinds: ``"429"``, ``"500"``, ``"503"``, ``"drop"``, ``"drop_after_effect"``, ``"slow"``
+        (seeded shares; a ``fail_nth`` status counts under its own status, e.g. ``"429"``),
+        ``"quota"`` (429s caused by ``requests_per_second``) and ``"expired_token"`` (401s
+        caused by ``access_token_max_uses``).
+        """
+        with self._lock:
+            return dict(self._fault_counts)
+
+    @property
+    def quota_rejections(self) -> int:
+        """How many 429s the per-second quota caused (a paced client should cause none)."""
+        with self._lock:
+            return self._fault_counts.get("quota", 0)
 
     @property
     def refresh_tokens(self) -> frozenset[str]:
@@ -581,6 +768,7 @@ class PinterestEmulator:
                     for audience in sorted(self._audiences.values(), key=lambda a: int(a["id"]))
                 ],
                 "duplicate_name_creates": self._duplicate_name_creates,
+                "fault_counts": dict(self._fault_counts),
             }
 
     def reset(self) -> None:
@@ -611,26 +799,75 @@ class PinterestEmulator:
         path = parts.path
         is_v5 = path == "/v5" or path.startswith("/v5/")
         record_path = path[3:] if is_v5 else path
+        fault = _NO_FAULT
         try:
             if body_error is not None:
                 raise body_error
             if is_v5:
-                response = self._handle_v5(method, record_path, query, headers, body)
+                fault = self._next_fault(record_path)
+                response = self._before_processing(fault) or self._handle_v5(method, record_path, query, headers, body)
             else:
                 response = self._handle_root(method, path, query)
         except ApiError as error:
             response = _Response(error.status, {"code": error.code, "message": error.message}, error.headers)
-        recorded = RecordedRequest(method, record_path, query, dict(headers), body, response.status)
+        if fault.after_effect:
+            response = response._replace(drop=fault.drop)
+        recorded = RecordedRequest(method, record_path, query, dict(headers), body, response.status, fault.kind)
         with self._lock:
             self.requests.append(recorded)
+        if fault.reply_delay:
+            time.sleep(fault.reply_delay)
         logger.debug(
-            "%s %s -> %d in %.1f ms",
+            "%s %s -> %s in %.1f ms",
             method,
             path,
-            response.status,
+            f"dropped ({response.drop})" if response.drop else response.status,
             (time.monotonic() - started) * 1000,
         )
         return response
+
+    def _next_fault(self, path: str) -> FaultDecision:
+        """Count the /v5 request, draw its seeded fault and apply the quota, under the lock."""
+        with self._lock:
+            self._v5_count += 1
+            faults = self._faults
+            subject = faults.include_oauth or path != "/oauth/token"
+            draw = self._rng.random() if subject else None
+            decision = decide_fault(faults, self._v5_count, draw)
+            if subject and self._v5_count not in faults.fail_nth and faults.requests_per_second is not None:
+                wait = self._take_quota(faults.requests_per_second)
+                if wait is not None:
+                    decision = FaultDecision(delay=decision.delay, status=429, kind="quota", retry_after=wait)
+            if decision.kind is not None:
+                self._fault_counts[decision.kind] = self._fault_counts.get(decision.kind, 0) + 1
+            return decision
+
+    def _before_processing(self, fault: FaultDecision) -> _Response | None:
+        """Wait the latency; raise the fault's error, or answer a drop that skips processing."""
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.status is not None:
+            raise _error_for_status(fault.status, fault.retry_after, http_date=self._faults.retry_after_http_date)
+        if fault.drop is not None and not fault.after_effect:
+            return _Response(0, None, {}, drop=fault.drop)
+        return None
+
+    def _take_quota(self, requests_per_second: float) -> float | None:
+        """Take a slot of the current quota window (lock held); else the seconds until it ends.
+
+        Fixed windows, global to all tokens: a window opens with the first request that finds
+        none open and lasts one second (``1 / requests_per_second`` when that is longer); it
+        admits ``floor(requests_per_second * window)`` requests (at least one).
+        """
+        now = time.monotonic()
+        window = max(1.0, 1.0 / requests_per_second)
+        if now >= self._quota_window_end:
+            self._quota_window_end = now + window
+            self._quota_used = 0
+        if self._quota_used < max(1, math.floor(requests_per_second * window + 1e-9)):
+            self._quota_used += 1
+            return None
+        return self._quota_window_end - now
 
     def _handle_root(self, method: str, path: str, query: dict[str, list[str]]) -> _Response:
         if path in {"/oauth", "/oauth/"} and method == "GET":
@@ -650,13 +887,6 @@ class PinterestEmulator:
         headers: dict[str, str],
         body: object,
     ) -> _Response:
-        with self._lock:
-            self._v5_count += 1
-            decision = decide_fault(self._faults, self._v5_count)
-        if decision.delay:
-            time.sleep(decision.delay)
-        if decision.status is not None:
-            raise _error_for_status(decision.status)
         if path == "/oauth/token":
             if method != "POST":
                 raise ApiError(405, 405, "Method not allowed")
@@ -709,8 +939,9 @@ class PinterestEmulator:
         with self._lock:
             limit = self._faults.access_token_max_uses
             valid = scheme.lower() == "bearer" and token in self._access_tokens
-            if valid and limit is not None:
-                valid = self._token_uses.get(token, 0) < limit
+            if valid and limit is not None and self._token_uses.get(token, 0) >= limit:
+                valid = False
+                self._fault_counts["expired_token"] = self._fault_counts.get("expired_token", 0) + 1
             if not valid:
                 raise ApiError(401, 2, "Authentication failed.")
             self._token_uses[token] = self._token_uses.get(token, 0) + 1
@@ -947,7 +1178,28 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         raw = self.rfile.read(length) if length > 0 else b""
-        self._send(emulator.handle(self.command, self.path, dict(self.headers.items()), raw))
+        response = emulator.handle(self.command, self.path, dict(self.headers.items()), raw)
+        if response.drop is not None:
+            self._drop(response.drop)
+        else:
+            self._send(response)
+
+    def _drop(self, mode: str) -> None:
+        """Reply nothing: close the connection (FIN) or reset it (RST), then serve others."""
+        self.close_connection = True
+        if mode == "reset":
+            # Linger 0 makes close() send RST. The descriptor really closes when finish()
+            # closes rfile and wfile; socketserver's later shutdown() of it fails quietly.
+            linger = struct.pack("hh" if sys.platform == "win32" else "ii", 1, 0)
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            self.connection.close()
+
+    def handle(self) -> None:
+        """Serve the connection's requests; a client that went away only ends this one."""
+        try:
+            super().handle()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
 
     def _send(self, response: _Response) -> None:
         payload = b"" if response.body is None else json.dumps(response.body).encode()
@@ -972,6 +1224,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="target-pinterest-audiences-emulator",
         description="Serve a local emulator of Pinterest's API v5 customer lists.",
+        epilog="Faults and a CI example: python -m pydoc target_pinterest_audiences.emulator (section Faults).",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
@@ -982,9 +1235,63 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--refresh-token", action="append", dest="refresh_tokens")
     parser.add_argument("--rotate-refresh-tokens", action="store_true")
     parser.add_argument("--openapi", type=Path, help="validate bodies against this file")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds per /v5 request")
     parser.add_argument("--log-level", default="WARNING")
+    group = parser.add_argument_group(
+        "faults",
+        "Misbehave on /v5 requests (never on /_emulator/*), reproducibly for a given seed. "
+        "SHARE is a probability from 0 to 1 per request; the shares add up to at most 1.",
+    )
+    group.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="wait per /v5 request")
+    group.add_argument("--fault-seed", type=int, default=0, metavar="INT", help="seed of the fault draws (0)")
+    group.add_argument("--fault-429", type=float, default=0.0, metavar="SHARE", help="429 code 8 with Retry-After")
+    group.add_argument("--fault-500", type=float, default=0.0, metavar="SHARE", help="500, not processed")
+    group.add_argument("--fault-503", type=float, default=0.0, metavar="SHARE", help="503 code 4197, not processed")
+    group.add_argument(
+        "--fault-drop", type=float, default=0.0, metavar="SHARE", help="close or reset without reply, not processed"
+    )
+    group.add_argument(
+        "--fault-drop-after-effect",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="process (e.g. create the list), then close or reset without reply",
+    )
+    group.add_argument(
+        "--fault-slow", type=float, default=0.0, metavar="SHARE", help="process, then hold the reply --slow-seconds"
+    )
+    group.add_argument("--slow-seconds", type=float, default=5.0, metavar="SECONDS", help="delay of slow replies (5)")
+    group.add_argument("--retry-after", type=float, default=0.0, metavar="SECONDS", help="Retry-After of 429s (0)")
+    group.add_argument("--retry-after-http-date", action="store_true", help="send Retry-After as an HTTP date")
+    group.add_argument("--fault-oauth", action="store_true", help="also fault and meter POST /v5/oauth/token")
+    group.add_argument(
+        "--quota-rps",
+        type=float,
+        metavar="RPS",
+        help="global quota in fixed one-second windows; the excess gets 429 with Retry-After",
+    )
+    group.add_argument(
+        "--access-token-max-uses", type=int, metavar="N", help="access tokens give 401 code 2 after N uses"
+    )
     args = parser.parse_args(argv)
+    try:
+        faults = Faults(
+            latency_seconds=args.latency,
+            access_token_max_uses=args.access_token_max_uses,
+            seed=args.fault_seed,
+            rate_429=args.fault_429,
+            rate_500=args.fault_500,
+            rate_503=args.fault_503,
+            rate_drop=args.fault_drop,
+            rate_drop_after_effect=args.fault_drop_after_effect,
+            rate_slow=args.fault_slow,
+            slow_seconds=args.slow_seconds,
+            include_oauth=args.fault_oauth,
+            retry_after_seconds=args.retry_after,
+            retry_after_http_date=args.retry_after_http_date,
+            requests_per_second=args.quota_rps,
+        )
+    except ValueError as error:
+        parser.error(str(error))
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
     emulator = PinterestEmulator(
         host=args.host,
@@ -996,7 +1303,7 @@ def main(argv: list[str] | None = None) -> int:
         refresh_tokens=args.refresh_tokens or ("emulator-refresh-token",),
         rotate_refresh_tokens=args.rotate_refresh_tokens,
         openapi_path=args.openapi,
-        faults=Faults(latency_seconds=args.latency),
+        faults=faults,
     )
     stopping = threading.Event()
 
