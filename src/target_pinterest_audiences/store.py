@@ -8,6 +8,7 @@ embedded SQLite file by default, PostgreSQL for teams whose runs share no disk.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -193,7 +194,7 @@ class Store:
         return store
 
     def _prepare(self) -> None:
-        with self.engine.begin() as conn:
+        with self._exclusive("schema"), self.engine.begin() as conn:
             metadata.create_all(conn, checkfirst=True)
             version = conn.execute(sa.select(store_meta.c.value).where(store_meta.c.key == "schema_version")).scalar()
             if version is None:
@@ -256,14 +257,18 @@ class Store:
             ).all()
         return [_stored(row) for row in rows]
 
+    def list_lock(self, ad_account_id: str, name: str) -> contextlib.AbstractContextManager[None]:
+        """Hold a lock on one list name across processes while it is found or created."""
+        return self._exclusive(f"list:{ad_account_id}:{name}")
+
     @contextmanager
-    def list_lock(self, ad_account_id: str, name: str) -> Iterator[None]:
-        """Hold a lock on one list name across processes while it is found or created.
+    def _exclusive(self, what: str) -> Iterator[None]:
+        """A lock that every process sharing the store respects.
 
         PostgreSQL: a session advisory lock, so runs that share the store never create a
         name twice. SQLite: an exclusive lock on a file beside the database.
         """
-        digest = hashlib.sha256(f"{ad_account_id}:{name}".encode()).digest()
+        digest = hashlib.sha256(what.encode()).digest()
         if self.engine.dialect.name == "postgresql":
             key = int.from_bytes(digest[:8], "big", signed=True)
             with self.engine.connect() as conn:

@@ -1,0 +1,249 @@
+"""The store through the real executable: change-only syncs, mirror mode, PostgreSQL, upgrades.
+
+Each scenario runs on the embedded SQLite file (no server at all) and, where a PostgreSQL
+server is given in TEST_POSTGRES_URL (.ci/run starts one), on PostgreSQL too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import EXECUTABLE, run_target, sha, singer_lines
+from target_pinterest_audiences.emulator import Faults, PinterestEmulator
+from target_pinterest_audiences.store import SCHEMA_VERSION, Store, metadata
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    if not POSTGRES_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test the PostgreSQL store: set TEST_POSTGRES_URL (.ci/run starts a server)")
+        pytest.skip("no PostgreSQL server: set TEST_POSTGRES_URL to run these")
+    engine = sa.create_engine(POSTGRES_URL)
+    with engine.begin() as conn:
+        metadata.drop_all(conn)
+    engine.dispose()
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def config(target_config: dict[str, Any], store_url: str) -> dict[str, Any]:
+    return target_config | {"store_url": store_url}
+
+
+def emails(names: list[str]) -> list[dict[str, str]]:
+    return [{"email": f"{name}@example.com"} for name in names]
+
+
+def members(names: list[str]) -> frozenset[str]:
+    return frozenset(sha(f"{name}@example.com") for name in names)
+
+
+def writes(emulator: PinterestEmulator, since: int) -> list[tuple[str, str | None, int]]:
+    """(method, operation, number of records) of each write after the first ``since`` requests."""
+    found = []
+    for request in emulator.requests[since:]:
+        if request.method in ("POST", "PATCH") and "customer_lists" in request.path:
+            body = request.body if isinstance(request.body, dict) else {}
+            records = str(body.get("records", ""))
+            found.append((request.method, body.get("operation_type"), len(records.split(",")) if records else 0))
+    return found
+
+
+NAMES = [f"member{i:02d}" for i in range(10)]
+
+
+def test_changes_mode_repeated_input_makes_no_writes_and_later_removals_apply(
+    emulator: PinterestEmulator, config: dict[str, Any], tmp_path: Path
+) -> None:
+    first = singer_lines("vip", emails(NAMES))
+    assert run_target(config, first, tmp_path).returncode == 0
+    before = len(emulator.requests)
+    assert run_target(config, first, tmp_path).returncode == 0
+    assert writes(emulator, before) == []
+    leave = singer_lines("rows", [{"audience": "vip", "email": "member03@example.com", "in_audience": False}])
+    before = len(emulator.requests)
+    assert run_target(config, leave, tmp_path).returncode == 0
+    assert writes(emulator, before) == [("PATCH", "REMOVE", 1)]
+    assert emulator.list_by_name("vip (EMAIL)").members == members([n for n in NAMES if n != "member03"])
+    before = len(emulator.requests)
+    assert run_target(config, leave, tmp_path).returncode == 0
+    assert writes(emulator, before) == []
+
+
+def test_add_only_counts_removals_and_never_sends_them(
+    emulator: PinterestEmulator, config: dict[str, Any], tmp_path: Path
+) -> None:
+    config["sync_mode"] = "add_only"
+    assert run_target(config, singer_lines("vip", emails(NAMES[:3])), tmp_path).returncode == 0
+    leave = singer_lines("rows", [{"audience": "vip", "email": "member01@example.com", "in_audience": "false"}])
+    before = len(emulator.requests)
+    result = run_target(config, leave, tmp_path)
+    assert result.returncode == 0
+    assert writes(emulator, before) == []
+    assert emulator.list_by_name("vip (EMAIL)").members == members(NAMES[:3])
+    assert result.report is not None
+    assert result.report["lists"][0]["removals_not_sent"] == 1
+
+
+def test_mirror_across_runs(emulator: PinterestEmulator, config: dict[str, Any], tmp_path: Path) -> None:
+    config["sync_mode"] = "mirror"
+    other = singer_lines("loyal", emails(["keep1", "keep2"]))
+    assert run_target(config, other, tmp_path).returncode == 0
+
+    snapshot = singer_lines("vip", emails(NAMES), state={"snapshot": 1})
+    assert run_target(config, snapshot, tmp_path).returncode == 0
+    assert emulator.list_by_name("vip (EMAIL)").members == members(NAMES)
+
+    before = len(emulator.requests)
+    again = run_target(config, snapshot, tmp_path)
+    assert again.returncode == 0
+    assert writes(emulator, before) == []
+    assert again.states == [{"snapshot": 1}]
+
+    changed = [*NAMES[1:], "newcomer"]  # member00 leaves, newcomer joins
+    before = len(emulator.requests)
+    assert run_target(config, singer_lines("vip", emails(changed)), tmp_path).returncode == 0
+    assert sorted(writes(emulator, before), key=str) == [("PATCH", "ADD", 1), ("PATCH", "REMOVE", 1)]
+    assert emulator.list_by_name("vip (EMAIL)").members == members(changed)
+
+    truncated = singer_lines("vip", emails(changed[:3]), state={"snapshot": 3})
+    before = len(emulator.requests)
+    refused = run_target(config, truncated, tmp_path)
+    assert refused.returncode == 1
+    assert "max_removal_fraction 0.5" in refused.last_line
+    assert "remove 7 of its 10 known members" in refused.last_line
+    assert refused.states == []
+    assert writes(emulator, before) == []
+    assert emulator.list_by_name("vip (EMAIL)").members == members(changed)
+
+    config["max_removal_fraction"] = 1
+    applied = run_target(config, truncated, tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    assert applied.states == [{"snapshot": 3}]
+    assert emulator.list_by_name("vip (EMAIL)").members == members(changed[:3])
+    # An audience absent from every one of these runs was left alone.
+    assert emulator.list_by_name("loyal (EMAIL)").members == members(["keep1", "keep2"])
+
+
+def test_mirror_removes_a_whole_list_type_the_snapshot_no_longer_has(
+    emulator: PinterestEmulator, config: dict[str, Any], tmp_path: Path
+) -> None:
+    config |= {"sync_mode": "mirror", "max_removal_fraction": 1}
+    rows = [{"email": "a@example.com", "maid": "38400000-8cf0-11bd-b23e-10b96e40000d"}, {"email": "b@example.com"}]
+    assert run_target(config, singer_lines("app_users", rows), tmp_path).returncode == 0
+    assert len(emulator.list_by_name("app_users (MAID)").members) == 1
+    assert run_target(config, singer_lines("app_users", [{"email": "b@example.com"}]), tmp_path).returncode == 0
+    assert emulator.list_by_name("app_users (MAID)").members == frozenset()
+    assert emulator.list_by_name("app_users (EMAIL)").members == frozenset({sha("b@example.com")})
+
+
+def test_activate_version_ends_a_snapshot_mid_run(
+    emulator: PinterestEmulator, config: dict[str, Any], tmp_path: Path
+) -> None:
+    config["sync_mode"] = "mirror"
+    lines = [
+        {"type": "SCHEMA", "stream": "vip", "schema": {"type": "object", "properties": {}}, "key_properties": []},
+        {"type": "ACTIVATE_VERSION", "stream": "vip", "version": 1},
+        *({"type": "RECORD", "stream": "vip", "record": r, "version": 1} for r in emails(NAMES[:6])),
+        {"type": "ACTIVATE_VERSION", "stream": "vip", "version": 1},
+        *({"type": "RECORD", "stream": "vip", "record": r, "version": 2} for r in emails(NAMES[:4])),
+        {"type": "ACTIVATE_VERSION", "stream": "vip", "version": 2},
+        {"type": "STATE", "value": {"version": 2}},
+    ]
+    result = run_target(config, "".join(json.dumps(line) + "\n" for line in lines), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert emulator.list_by_name("vip (EMAIL)").members == members(NAMES[:4])
+    assert writes(emulator, 0) == [("POST", None, 6), ("PATCH", "REMOVE", 2)]
+    assert result.states == [{"version": 2}]
+
+
+def test_dry_run_of_an_unchanged_mirror_input_shows_nothing_to_do(
+    emulator: PinterestEmulator, config: dict[str, Any], tmp_path: Path
+) -> None:
+    config["sync_mode"] = "mirror"
+    assert run_target(config, singer_lines("vip", emails(NAMES)), tmp_path).returncode == 0
+    before = len(emulator.requests)
+    dry = config | {"dry_run": True}
+    result = run_target(dry, singer_lines("vip", emails(NAMES)), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.report is not None
+    row = result.report["lists"][0]
+    assert (row["added"], row["removed"], row["unchanged"]) == (0, 0, 10)
+    shrunk = run_target(dry, singer_lines("vip", emails([*NAMES[:8], "new"])), tmp_path)
+    assert shrunk.report is not None
+    row = shrunk.report["lists"][0]
+    assert (row["added"], row["removed"], row["unchanged"]) == (1, 2, 8)
+    assert len(emulator.requests) == before
+
+
+def test_two_processes_at_once_create_one_list_and_lose_nothing(
+    emulator: PinterestEmulator, config: dict[str, Any], tmp_path: Path
+) -> None:
+    emulator.faults = Faults(latency_seconds=0.2)
+    procs = []
+    for part, names in enumerate((NAMES[:5], NAMES[5:])):
+        workdir = tmp_path / f"p{part}"
+        workdir.mkdir()
+        (workdir / "config.json").write_text(json.dumps(config | {"report_path": str(workdir / "r.json")}))
+        (workdir / "input.singer").write_text(singer_lines("shared_audience", emails(names)))
+        command = [str(EXECUTABLE), "--config", str(workdir / "config.json"), "--input", str(workdir / "input.singer")]
+        with (workdir / "stderr.log").open("w") as stderr:
+            procs.append((workdir, subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)))
+    for workdir, proc in procs:
+        assert proc.wait(timeout=120) == 0, (workdir / "stderr.log").read_text()
+    lists = emulator.customer_lists()
+    assert [item.name for item in lists] == ["shared_audience (EMAIL)"]
+    assert lists[0].members == members(NAMES)
+    assert len(emulator.audiences()) == 1
+
+
+def test_store_upgrades_a_schema_1_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE store_meta (key VARCHAR(64) PRIMARY KEY, value VARCHAR(200) NOT NULL)"))
+        conn.execute(sa.text("INSERT INTO store_meta VALUES ('schema_version', '1')"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE customer_lists (ad_account_id VARCHAR(18), name VARCHAR(500), list_id VARCHAR(18)"
+                " NOT NULL, list_type VARCHAR(16) NOT NULL, audience_id VARCHAR(32), members_known BOOLEAN NOT NULL,"
+                " created_at DATETIME NOT NULL, PRIMARY KEY (ad_account_id, name))"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "CREATE TABLE list_members (list_id VARCHAR(18), member VARCHAR(64), PRIMARY KEY (list_id, member))"
+            )
+        )
+        conn.execute(sa.text("INSERT INTO list_members VALUES ('7', 'abc')"))
+    engine.dispose()
+    store = Store.open(url)
+    assert store.member_count("7") == 1
+    store.mark_seen("7", ["abc"], 5)
+    assert store.unseen_count("7", 5) == 0
+    with store.engine.connect() as conn:
+        version = conn.execute(sa.text("SELECT value FROM store_meta WHERE key = 'schema_version'")).scalar()
+    assert version == str(SCHEMA_VERSION)
+    store.close()
+
+
+def test_store_holds_hashes_only(target_config: dict[str, Any], tmp_path: Path) -> None:
+    raw = ["Alice@Example.com", "bob@example.com"]
+    assert run_target(target_config, singer_lines("vip", [{"email": e} for e in raw]), tmp_path).returncode == 0
+    content = (tmp_path / "store.db").read_bytes()
+    for value in raw:
+        assert value.lower().encode() not in content
+        assert value.encode() not in content
+    assert sha(raw[0]).encode() in content
