@@ -18,7 +18,7 @@ from target_pinterest_audiences import oauth
 from target_pinterest_audiences.client import Credentials, PinterestClient
 from target_pinterest_audiences.emulator import PinterestEmulator
 from target_pinterest_audiences.store import Store
-from target_pinterest_audiences.target import token_key
+from target_pinterest_audiences.tokens import load_refresh_token, token_key
 
 CLIENT_ID = "emulator-client-id"
 CLIENT_SECRET = "emulator-client-secret"
@@ -157,7 +157,11 @@ def test_stored_refresh_token_is_found_and_works(emulator: PinterestEmulator, st
 
     store = Store.open(store_url)
     try:
-        assert store.refresh_token(token_key(CLIENT_ID, refresh_token)) == refresh_token
+        key = token_key(CLIENT_ID, refresh_token)
+        assert load_refresh_token(store, key, CLIENT_SECRET) == refresh_token
+        sealed = store.refresh_token(key)
+        assert sealed is not None
+        assert refresh_token not in sealed  # kept encrypted
     finally:
         store.close()
 
@@ -387,7 +391,11 @@ def test_executable_login_round_trip(emulator: PinterestEmulator, store_url: str
     assert refresh_token in emulator.refresh_tokens
     store = Store.open(store_url)
     try:
-        assert store.refresh_token(token_key(CLIENT_ID, refresh_token)) == refresh_token
+        key = token_key(CLIENT_ID, refresh_token)
+        assert load_refresh_token(store, key, CLIENT_SECRET) == refresh_token
+        sealed = store.refresh_token(key)
+        assert sealed is not None
+        assert refresh_token not in sealed  # kept encrypted
     finally:
         store.close()
     assert "Warning" in rest

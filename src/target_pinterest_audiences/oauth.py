@@ -39,7 +39,7 @@ from target_pinterest_audiences.client import (
     PinterestError,
 )
 from target_pinterest_audiences.store import Store, StoreError, default_store_url, redact_url
-from target_pinterest_audiences.target import token_key
+from target_pinterest_audiences.tokens import follow_rotations, save_refresh_token, token_key
 
 PROG = "target-pinterest-audiences-auth"
 PLUGIN = "target-pinterest-audiences"
@@ -358,7 +358,7 @@ def run_login(
     store_url = options.store_url or default_store_url()
     store = Store.open(store_url)
     try:
-        store.save_refresh_token(token_key(options.client_id, refresh_token), refresh_token)
+        save_refresh_token(store, token_key(options.client_id, refresh_token), refresh_token, options.client_secret)
     finally:
         store.close()
     where = "" if options.store_url else " (relative to this directory: run login where the target runs)"
@@ -537,10 +537,7 @@ def _ad_accounts(args: argparse.Namespace, settings: Mapping[str, str]) -> str:
         )
         # As the target does: use the latest rotation of this token and keep any new one.
         store = Store.open(settings.get("store_url") or default_store_url())
-        key = token_key(settings["client_id"], settings["refresh_token"])
-        credentials.refresh_token = store.refresh_token(key) or credentials.refresh_token
-        opened = store
-        credentials.on_rotate = lambda token: opened.save_refresh_token(key, token)
+        follow_rotations(credentials, store)
     else:
         raise AuthError("ad-accounts needs --access-token, or --refresh-token with --client-id and --client-secret")
     try:

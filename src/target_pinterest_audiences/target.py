@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import typing as t
@@ -18,6 +17,7 @@ from target_pinterest_audiences.report import RunReport
 from target_pinterest_audiences.sinks import AudienceSink, RecordSchemaError
 from target_pinterest_audiences.store import Store
 from target_pinterest_audiences.sync import ListSync, SyncOptions
+from target_pinterest_audiences.tokens import follow_rotations
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -35,11 +35,6 @@ class Run:
     run_id: int | None
 
 
-def token_key(client_id: str, refresh_token: str) -> str:
-    """Store key of the refresh token chain that started from the configured token."""
-    return hashlib.sha256(f"{client_id}:{refresh_token}".encode()).hexdigest()
-
-
 def build_run(config: Mapping[str, t.Any]) -> Run:
     """Open the store and make the client from validated settings; sends nothing."""
     dry_run = bool(config.get("dry_run"))
@@ -52,10 +47,7 @@ def build_run(config: Mapping[str, t.Any]) -> Run:
             client_id=config.get("client_id"),
             client_secret=config.get("client_secret"),
         )
-        if credentials.can_refresh:
-            key = token_key(str(credentials.client_id), str(credentials.refresh_token))
-            credentials.refresh_token = store.refresh_token(key) or credentials.refresh_token
-            credentials.on_rotate = lambda token: store.save_refresh_token(key, token)
+        follow_rotations(credentials, store)
         client = PinterestClient(
             str(config.get("api_url") or DEFAULT_API_URL),
             credentials,
