@@ -248,6 +248,8 @@ class Faults:
     retry_after_seconds: float = 0.0
     retry_after_http_date: bool = False
     requests_per_second: float | None = None
+    max_records_per_request: int | None = None
+    """Refuse larger customer-list writes with 413, as a Pinterest with a smaller cap would."""
 
     def __post_init__(self) -> None:
         """Refuse shares outside 0..1 (or adding up to more than 1) and negative durations."""
@@ -1061,6 +1063,7 @@ class PinterestEmulator:
         if list_type not in LIST_TYPES:
             raise _invalid(f"list_type must be one of {', '.join(LIST_TYPES)}")
         records = parse_records(request.get("records"), list_type)
+        self._check_size(records)
         now = int(time.time())
         with self._lock:
             if any(i.ad_account_id == account and i.name == name for i in self._lists.values()):
@@ -1079,6 +1082,11 @@ class PinterestEmulator:
             self._lists[created.id] = created
             return _Response(200, created.as_api(), {})
 
+    def _check_size(self, records: list[str]) -> None:
+        limit = self._faults.max_records_per_request
+        if limit is not None and len(records) > limit:
+            raise ApiError(413, 1, f"Request entity too large: {len(records)} records, at most {limit} accepted.")
+
     def _update_list(self, account: str, list_id: str, body: object) -> _Response:
         request = self._validate_body("CustomerListUpdateRequest", body)
         operation = request.get("operation_type")
@@ -1087,6 +1095,7 @@ class PinterestEmulator:
         with self._lock:
             target = self._get_list(account, list_id)
             records = parse_records(request.get("records"), target.list_type)
+            self._check_size(records)
             if operation == "ADD":
                 target.members.update(records)
                 target.num_uploaded_user_records += len(records)

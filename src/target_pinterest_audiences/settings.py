@@ -29,6 +29,7 @@ DEFAULT_RECORDS_PER_REQUEST = 5_000
 #: and 400 writes a minute (Amperity). 6 requests/s stays under the first.
 DEFAULT_REQUESTS_PER_SECOND = 6.0
 DEFAULT_MAX_RETRY_SECONDS = 600.0
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 120.0
 PLACEHOLDERS = frozenset({"audience", "list_type"})
 
 CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
@@ -159,6 +160,13 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=DEFAULT_MAX_RETRY_SECONDS,
         title="Max retry seconds",
         description="How long one request may keep being retried (429, 5xx, timeouts) before the run stops.",
+    ),
+    th.Property(
+        "request_timeout_seconds",
+        th.NumberType(minimum=1),
+        default=DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        title="Request timeout seconds",
+        description="How long to wait for Pinterest's reply to one request before retrying it.",
     ),
 ).to_dict()
 

@@ -13,7 +13,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from target_pinterest_audiences.client import CallStats
+from target_pinterest_audiences.client import CallStats, PinterestError
 from target_pinterest_audiences.store import Store, StoredList
 
 if TYPE_CHECKING:
@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 ADD = "ADD"
 REMOVE = "REMOVE"
+
+#: Pinterest's answer to a body it finds too large (RFC 9110 section 15.5.14).
+HTTP_TOO_LARGE = 413
 
 #: Pending signals of a batch: (audience, list type) -> {hashed identifier: is a member}.
 Pending = dict[tuple[str, str], dict[str, bool]]
@@ -122,6 +125,7 @@ class ListSync:
         self._marks: dict[str, int] = {}
         self._mark_count = 0
         self._dry_seen: dict[str, set[str]] = {}
+        self.chunk_size = options.records_per_request
 
     def _lock(self, name: str) -> threading.Lock:
         with self._locks_guard:
@@ -199,6 +203,8 @@ class ListSync:
                     if not adds:
                         return
                     stored, adds = self._create(name, audience, list_type, adds, row=row, mark=mark)
+                else:
+                    stored = self._ensure_audience(stored)
                 self._lists[name] = stored
         else:
             adds, removes, known = self._plan(stored, signals, row)
@@ -233,17 +239,24 @@ class ListSync:
         self, name: str, audience: str, list_type: str, adds: list[str], *, row: ListReport, mark: int | None
     ) -> tuple[StoredList, list[str]]:
         """Create a list with its first ADD records; return it and the adds still to send."""
-        size = self.options.records_per_request
-        first, rest = adds[:size], adds[size:]
         row.created = True
-        self.report.count(row, added=len(first))
         if self.client is None:
+            first, rest = adds[: self.chunk_size], adds[self.chunk_size :]
+            self.report.count(row, added=len(first))
             logger.info("Dry run: would create customer list '%s' (%s).", name, list_type)
             placeholder = StoredList(
                 self.options.ad_account_id, name, "", list_type, None, members_known=True, audience=audience
             )
             return placeholder, rest
-        created = self.client.create_customer_list(self.options.ad_account_id, name, list_type, first)
+        while True:
+            first, rest = adds[: self.chunk_size], adds[self.chunk_size :]
+            try:
+                created = self.client.create_customer_list(self.options.ad_account_id, name, list_type, first)
+                break
+            except PinterestError as exc:
+                if not self._too_large(exc, first):
+                    raise
+        self.report.count(row, added=len(first))
         stored = StoredList(
             ad_account_id=self.options.ad_account_id,
             name=name,
@@ -256,24 +269,59 @@ class ListSync:
         self.store.save_list(stored)
         self.store.record_accepted(stored.list_id, ADD, first, seen=mark)
         logger.info("Created customer list '%s' (%s), id %s.", name, list_type, stored.list_id)
-        if self.options.create_audience:
-            made = self.client.create_audience(self.options.ad_account_id, name, stored.list_id)
-            stored = replace(stored, audience_id=str(made.get("id") or "") or None)
-            self.store.save_list(stored)
-            logger.info("Created audience '%s' on customer list %s.", name, stored.list_id)
-        return stored, rest
+        return self._ensure_audience(stored, search=False), rest
+
+    def _ensure_audience(self, stored: StoredList, *, search: bool = True) -> StoredList:
+        """Give a list its CUSTOMER_LIST audience when create_audience asks for one.
+
+        Also mends a list whose audience was never made (a run killed between the two calls):
+        an existing audience on the list is found first, so none is made twice.
+        """
+        if self.client is None or not self.options.create_audience or stored.audience_id:
+            return stored
+        found = self.client.find_list_audience(stored.ad_account_id, stored.list_id) if search else None
+        made = found or self.client.create_audience(stored.ad_account_id, stored.name, stored.list_id)
+        if found is None:
+            logger.info("Created audience '%s' on customer list %s.", stored.name, stored.list_id)
+        stored = replace(stored, audience_id=str(made.get("id") or "") or None)
+        self.store.save_list(stored)
+        return stored
 
     def _update(
         self, stored: StoredList, operation: str, members: list[str], row: ListReport, mark: int | None
     ) -> None:
         key = "added" if operation == ADD else "removed"
-        for chunk in chunked(members, self.options.records_per_request):
+        for chunk in chunked(members, self.chunk_size):
             if self.client is not None:
-                self.client.update_customer_list(
-                    self.options.ad_account_id, stored.list_id, operation, chunk, stored.name
-                )
-                self.store.record_accepted(stored.list_id, operation, chunk, seen=mark)
+                self._send(stored, operation, chunk, mark)
             self.report.count(row, **{key: len(chunk)})
+
+    def _send(self, stored: StoredList, operation: str, chunk: list[str], mark: int | None) -> None:
+        """One ADD or REMOVE; a request Pinterest finds too large is split in two and sent again."""
+        assert self.client is not None  # noqa: S101 - only called outside dry runs
+        try:
+            self.client.update_customer_list(self.options.ad_account_id, stored.list_id, operation, chunk, stored.name)
+        except PinterestError as exc:
+            if not self._too_large(exc, chunk):
+                raise
+            half = len(chunk) // 2
+            self._send(stored, operation, chunk[:half], mark)
+            self._send(stored, operation, chunk[half:], mark)
+            return
+        self.store.record_accepted(stored.list_id, operation, chunk, seen=mark)
+
+    def _too_large(self, exc: PinterestError, chunk: list[str]) -> bool:
+        """Whether a refusal means "too large" and splitting can help; later chunks shrink too."""
+        if exc.status != HTTP_TOO_LARGE or len(chunk) < 2:  # noqa: PLR2004
+            return False
+        with self._locks_guard:
+            self.chunk_size = min(self.chunk_size, len(chunk) // 2)
+        logger.warning(
+            "Pinterest refused %d records in one request as too large; sending at most %d per request from now on.",
+            len(chunk),
+            self.chunk_size,
+        )
+        return True
 
     # -- mirror ---------------------------------------------------------------------------
 
@@ -328,7 +376,7 @@ class ListSync:
         with self.client.counting() as calls:
             try:
                 # Removed members leave the store, so the first page is always the next one.
-                while page := self.store.unseen_members(stored.list_id, mark, self.options.records_per_request):
+                while page := self.store.unseen_members(stored.list_id, mark, self.chunk_size):
                     self._update(stored, REMOVE, page, row, None)
             finally:
                 self.report.count(row, requests=calls.requests, retries=calls.retries)

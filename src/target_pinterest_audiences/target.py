@@ -53,6 +53,7 @@ def build_run(config: Mapping[str, t.Any]) -> Run:
             credentials,
             requests_per_second=float(config.get("max_requests_per_second", settings.DEFAULT_REQUESTS_PER_SECOND)),
             max_retry_seconds=float(config.get("max_retry_seconds", settings.DEFAULT_MAX_RETRY_SECONDS)),
+            timeout=(10.0, float(config.get("request_timeout_seconds", settings.DEFAULT_REQUEST_TIMEOUT_SECONDS))),
         )
     options = SyncOptions(
         ad_account_id=str(config["ad_account_id"]),
