@@ -65,7 +65,7 @@ def hash_identifier(list_type: str, value: object) -> str:
     elif len(normalised) > MAX_MOBILE_ID_LENGTH:
         msg = f"{list_type} longer than {MAX_MOBILE_ID_LENGTH} characters"
         raise InvalidIdentifierError(msg)
-    elif not normalised.strip("0-"):
+    elif "0" in normalised and not normalised.strip("0-"):
         # iOS and Android report the all-zeros id when the user limits ad tracking: it is
         # shared by millions of devices and matches no one.
         msg = f"{list_type} is the all-zeros id of a device that limits ad tracking"
