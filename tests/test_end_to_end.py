@@ -226,11 +226,12 @@ def test_on_invalid_record_fail_stops_with_one_line(
     target_config["on_invalid_record"] = "fail"
     result = run_target(target_config, SEGMENT, tmp_path)
     assert result.returncode == 1
-    expected = "target-pinterest-audiences: error: Invalid record (stream 'segment_audiences', record 12)"
+    expected = "target-pinterest-audiences: error: Line 14: Invalid record (stream 'segment_audiences', record 12)"
     assert result.last_line.startswith(expected)
     assert "not-an-email" not in result.stderr
-    assert result.stdout == ""
-    assert held(emulator) == {}
+    # The eleven good records before it were delivered, and the state they reached emitted.
+    assert result.states == [{"bookmarks": {"segment_audiences": {"position": 6}}}]
+    assert held(emulator) == EXPECTED[SEGMENT]
 
 
 def test_skipped_invalid_records_are_logged_by_position_never_by_value(

@@ -8,11 +8,11 @@ import typing as t
 from dataclasses import dataclass
 
 from singer_sdk import Target
-from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.plugin_base import _ConfigInput
 
 from target_pinterest_audiences import settings
 from target_pinterest_audiences.client import DEFAULT_API_URL, Credentials, PinterestClient
+from target_pinterest_audiences.reader import INPUT_ERRORS, LineReader
 from target_pinterest_audiences.report import RunReport
 from target_pinterest_audiences.sinks import AudienceSink, RecordSchemaError
 from target_pinterest_audiences.store import Store
@@ -84,7 +84,7 @@ class TargetPinterestAudiences(Target):
     package_name = "target-pinterest-audiences"
     config_jsonschema = settings.CONFIG_SCHEMA
     default_sink_class = AudienceSink
-    message_reader_class = MsgSpecReader
+    message_reader_class = LineReader
 
     def __init__(self, **kwargs: t.Any) -> None:  # noqa: ANN401
         """Validate settings and open the store before any input is read."""
@@ -120,9 +120,26 @@ class TargetPinterestAudiences(Target):
         target = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
         try:
             target.listen(file_input)
+        except INPUT_ERRORS:
+            target.deliver_before_failing()
+            target.finish("failed", error=str(sys.exc_info()[1]))
+            raise
         except BaseException as exc:
             target.finish("failed", error=" ".join(str(exc).split()) or type(exc).__name__)
             raise
+
+    def deliver_before_failing(self) -> None:
+        """Send what the lines before a bad one said, and emit the state they reached.
+
+        Nothing good is lost to a bad line further on. A mirror snapshot stays open: without
+        the rest of the input nobody can say whom to remove.
+        """
+        if self._finished:
+            return
+        try:
+            self.drain_all()
+        except Exception as exc:  # noqa: BLE001 - the input error is the one to report
+            self.logger.warning("The records before the bad line were not all delivered: %s", exc)
 
     def process_endofpipe(self) -> None:
         """Drain everything, end mirror snapshots, emit state, then report."""
