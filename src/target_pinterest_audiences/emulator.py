@@ -113,6 +113,7 @@ import argparse
 import base64
 import binascii
 import copy
+import dataclasses
 import functools
 import hmac
 import itertools
@@ -249,6 +250,10 @@ class Faults:
     retry_after_http_date: bool = False
     requests_per_second: float | None = None
     max_records_per_request: int | None = None
+    odd_reply_nth: dict[int, str] = field(default_factory=dict)
+    """Answer the n-th /v5 request with an odd reply instead of processing it: ``"html"`` (a
+    502 HTML error page), ``"empty"`` (200 with an empty body), ``"wrong_json"`` (200 with
+    JSON of another shape) or ``"not_json"`` (200 with text)."""
     """Refuse larger customer-list writes with 413, as a Pinterest with a smaller cap would."""
 
     def __post_init__(self) -> None:
@@ -299,6 +304,7 @@ class FaultDecision:
     after_effect: bool = False
     reply_delay: float = 0.0
     retry_after: float = 0.0
+    odd: str | None = None
 
 
 def decide_fault(faults: Faults, request_number: int, draw: float | None = None) -> FaultDecision:
@@ -412,6 +418,20 @@ class _Response(NamedTuple):
     body: object
     headers: dict[str, str]
     drop: str | None = None  # "close" or "reset": send no reply and drop the connection
+    raw: tuple[str, bytes] | None = None  # (content type, bytes) sent as they are, for odd replies
+
+
+_ODD_REPLIES: dict[str, tuple[int, str, bytes]] = {
+    "html": (502, "text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+    "empty": (200, "application/json", b""),
+    "wrong_json": (200, "application/json", b'{"data": [1, 2, 3]}'),
+    "not_json": (200, "text/plain", b"OK"),
+}
+
+
+def _odd_reply(kind: str) -> _Response:
+    status, content_type, payload = _ODD_REPLIES[kind]
+    return _Response(status, None, {}, raw=(content_type, payload))
 
 
 class _SpecValidator:
@@ -814,6 +834,8 @@ class PinterestEmulator:
             response = _Response(error.status, {"code": error.code, "message": error.message}, error.headers)
         if fault.after_effect:
             response = response._replace(drop=fault.drop)
+        if fault.odd is not None and fault.odd != "html" and response.status < 400:  # noqa: PLR2004
+            response = _odd_reply(fault.odd)  # processed, but the reply is not what Pinterest sends
         recorded = RecordedRequest(method, record_path, query, dict(headers), body, response.status, fault.kind)
         with self._lock:
             self.requests.append(recorded)
@@ -840,6 +862,9 @@ class PinterestEmulator:
                 wait = self._take_quota(faults.requests_per_second)
                 if wait is not None:
                     decision = FaultDecision(delay=decision.delay, status=429, kind="quota", retry_after=wait)
+            odd = faults.odd_reply_nth.get(self._v5_count)
+            if odd is not None:
+                decision = dataclasses.replace(decision, odd=odd, kind=odd)
             if decision.kind is not None:
                 self._fault_counts[decision.kind] = self._fault_counts.get(decision.kind, 0) + 1
             return decision
@@ -848,6 +873,8 @@ class PinterestEmulator:
         """Wait the latency; raise the fault's error, or answer a drop that skips processing."""
         if fault.delay:
             time.sleep(fault.delay)
+        if fault.odd == "html":  # an error page from a proxy: the request never got through
+            return _odd_reply(fault.odd)
         if fault.status is not None:
             raise _error_for_status(fault.status, fault.retry_after, http_date=self._faults.retry_after_http_date)
         if fault.drop is not None and not fault.after_effect:
@@ -1211,10 +1238,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _send(self, response: _Response) -> None:
-        payload = b"" if response.body is None else json.dumps(response.body).encode()
+        content_type, payload = response.raw or (
+            "application/json",
+            b"" if response.body is None else json.dumps(response.body).encode(),
+        )
         self.send_response(response.status)
         if payload:
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
         self.send_header("x-pinterest-rid", secrets.token_hex(8))
         for name, value in response.headers.items():
             self.send_header(name, value)
