@@ -302,11 +302,7 @@ CASES: dict[str, Case] = {
 }
 
 #: Rows that fail because of a bug in src/, each explained in its reason.
-XFAIL: dict[str, str] = {
-    "record-before-schema": "cli.USER_ERRORS lacks RecordsWithoutSchemaException (reader.INPUT_ERRORS has it), so"
-    " a RECORD before its SCHEMA ends as 'unexpected RecordsWithoutSchemaException: Line 5: ...', an internal"
-    " error, instead of the input error line",
-}
+XFAIL: dict[str, str] = {}
 
 
 @dataclass

@@ -71,7 +71,7 @@ class RecordMissingRequiredProperty(std.TargetRecordMissingRequiredProperty):
     """A record that breaks its SCHEMA stops the run before anything is sent."""
 
     def test(self) -> None:
-        with pytest.raises(RecordSchemaError, match=r"record 1\): 'id' is a required property"):
+        with pytest.raises(RecordSchemaError, match=r"record 1\): record must contain \['id'\] properties"):
             super().test()
 
     def validate(self) -> None:

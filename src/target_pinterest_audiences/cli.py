@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 
-from singer_sdk.singerlib.exceptions import InvalidInputLine
-
 from target_pinterest_audiences.client import PinterestError
+from target_pinterest_audiences.reader import INPUT_ERRORS
 from target_pinterest_audiences.settings import SettingsError
-from target_pinterest_audiences.sinks import InvalidRecordStopError, RecordSchemaError
 from target_pinterest_audiences.store import StoreError
 from target_pinterest_audiences.sync import SyncError
 from target_pinterest_audiences.target import TargetPinterestAudiences
@@ -17,15 +15,7 @@ from target_pinterest_audiences.target import TargetPinterestAudiences
 #: Longer messages are cut: a line is for reading, the DEBUG log has the rest.
 MAX_LINE = 500
 
-USER_ERRORS = (
-    SettingsError,
-    PinterestError,
-    StoreError,
-    SyncError,
-    InvalidRecordStopError,
-    RecordSchemaError,
-    InvalidInputLine,
-)
+USER_ERRORS = (SettingsError, PinterestError, StoreError, SyncError, *INPUT_ERRORS)
 
 
 def main() -> None:

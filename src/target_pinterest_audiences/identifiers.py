@@ -24,6 +24,7 @@ MAX_EMAIL_LENGTH = 254
 MAX_MOBILE_ID_LENGTH = 128
 
 _HEX = re.compile(r"[0-9a-f]+")
+_WHITESPACE = re.compile(r"\s")
 
 
 class InvalidIdentifierError(ValueError):
@@ -40,7 +41,7 @@ def _check_email(value: str) -> None:
         msg = f"email longer than {MAX_EMAIL_LENGTH} characters"
         raise InvalidIdentifierError(msg)
     local, at, domain = value.partition("@")
-    if not at or not local or not domain or "@" in domain or any(c.isspace() for c in value):
+    if not at or not local or not domain or "@" in domain or _WHITESPACE.search(value):
         msg = "email is not an address (one @ with text on both sides, no spaces)"
         raise InvalidIdentifierError(msg)
 
