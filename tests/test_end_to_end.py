@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -272,3 +273,17 @@ def test_dry_run_sends_nothing_and_reports_what_it_would_do(
     assert result.report is not None
     rows = {row["name"]: (row["created"], row["added"]) for row in result.report["lists"]}
     assert rows == {name: (True, len(members)) for name, members in EXPECTED[SEGMENT].items()}
+
+
+def test_progress_lines_at_a_steady_interval(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    emulator.faults = Faults(latency_seconds=0.15)
+    target_config |= {"progress_interval_seconds": 0.2, "records_per_request": 2}
+    result = run_target(
+        target_config, singer_lines("vip", [{"email": f"u{i}@example.com"} for i in range(12)]), tmp_path
+    )
+    assert result.returncode == 0, result.last_line
+    progress = [line for line in result.stderr.splitlines() if "Progress: " in line]
+    assert len(progress) >= 3
+    assert re.search(r"Progress: 12 records read \(\d+/s\), \d+ requests, 0 retries, \d+s", progress[-1])

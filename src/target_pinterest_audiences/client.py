@@ -201,6 +201,11 @@ class CallStats:
             self.requests += requests
             self.retries += retries
 
+    def snapshot(self) -> tuple[int, int]:
+        """(requests, retries) so far."""
+        with self.lock:
+            return self.requests, self.retries
+
 
 class PinterestClient:
     """The Pinterest v5 calls of this target, safe to share between sink threads."""

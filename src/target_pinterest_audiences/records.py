@@ -12,9 +12,8 @@ Everything here is pure: no I/O, no logging, and errors never carry a record's v
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from target_pinterest_audiences.identifiers import (
     EMAIL,
@@ -23,6 +22,9 @@ from target_pinterest_audiences.identifiers import (
     InvalidIdentifierError,
     hash_identifier,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 SEGMENT_TYPES = frozenset({"identify", "track"})
 AUDIENCE_ENTERED = "Audience Entered"
@@ -35,7 +37,6 @@ _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
 
 # Where each identifier type is looked up, in the contract's order; the first present wins.
-_EMAIL_PATHS = (("traits", "email"), ("properties", "email"), ("context", "traits", "email"))
 _IDFA_KEYS = ("idfa", "ios_idfa")
 _MAID_KEYS = ("maid", "android_id", "gaid")
 _DEVICE_TYPES = {"ios": IDFA, "android": MAID}
@@ -85,20 +86,24 @@ def parse_membership(value: object) -> bool:
     raise InvalidRecordError(msg)
 
 
-def _dig(record: Mapping[str, Any], path: tuple[str, ...]) -> object:
-    node: object = record
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
+def _child(node: object, key: str) -> object:
+    """``node[key]`` when node is an object, else None (JSON objects decode to dicts)."""
+    return node.get(key) if isinstance(node, dict) else None
 
 
 def _present(value: object) -> bool:
     return value is not None and value != ""
 
 
+#: Audience keys already checked: a run sees a handful of keys millions of times.
+_KEYS: dict[str, str] = {}
+
+
 def _audience_key(value: object) -> str:
+    if isinstance(value, str):
+        known = _KEYS.get(value)
+        if known is not None:
+            return known
     if not isinstance(value, str) or not value.strip():
         msg = "audience key is not a non-empty string"
         raise InvalidRecordError(msg)
@@ -106,33 +111,43 @@ def _audience_key(value: object) -> str:
     if len(key) > MAX_AUDIENCE_KEY_LENGTH:
         msg = f"audience key longer than {MAX_AUDIENCE_KEY_LENGTH} characters"
         raise InvalidRecordError(msg)
+    if len(_KEYS) < 10_000:  # noqa: PLR2004 - a bound, in case every record names its own audience
+        _KEYS[value] = key
     return key
 
 
-def _first_email(record: Mapping[str, Any]) -> object:
-    for path in _EMAIL_PATHS:
-        value = _dig(record, path)
-        if _present(value):
-            return value
-    return record.get("email")
+def _first_email(record: Mapping[str, Any], context: object) -> object:
+    email = _child(record.get("traits"), "email")
+    if email is None or email == "":
+        email = _child(record.get("properties"), "email")
+        if email is None or email == "":
+            email = _child(_child(context, "traits"), "email")
+            if email is None or email == "":
+                email = record.get("email")
+    return email
 
 
 def _raw_identifiers(record: Mapping[str, Any]) -> dict[str, object]:
     raw: dict[str, object] = {}
-    email = _first_email(record)
-    if _present(email):
+    context = record.get("context")
+    email = _first_email(record, context)
+    if email is not None and email != "":
         raw[EMAIL] = email
-    device = _dig(record, ("context", "device"))
-    if isinstance(device, Mapping):
-        device_type = device.get("type")
+    device = _child(context, "device")
+    if device is not None:
+        device_type = device.get("type")  # type: ignore[attr-defined]
         list_type = _DEVICE_TYPES.get(device_type.lower()) if isinstance(device_type, str) else None
-        if list_type and _present(device.get("advertisingId")):
-            raw[list_type] = device["advertisingId"]
+        if list_type:
+            advertising_id = device.get("advertisingId")  # type: ignore[attr-defined]
+            if advertising_id is not None and advertising_id != "":
+                raw[list_type] = advertising_id
     for list_type, keys in ((IDFA, _IDFA_KEYS), (MAID, _MAID_KEYS)):
         if list_type not in raw:
-            value = next((record[key] for key in keys if _present(record.get(key))), None)
-            if value is not None:
-                raw[list_type] = value
+            for key in keys:
+                value = record.get(key)
+                if value is not None and value != "":
+                    raw[list_type] = value
+                    break
     return raw
 
 
@@ -152,9 +167,9 @@ def extract_identifiers(record: Mapping[str, Any]) -> tuple[tuple[str, str], ...
 
 
 def _persona_key(record: Mapping[str, Any]) -> object:
-    personas = _dig(record, ("context", "personas"))
-    if isinstance(personas, Mapping) and personas.get("computation_class") == "audience":
-        return personas.get("computation_key")
+    personas = _child(record.get("context"), "personas")
+    if personas is not None and personas.get("computation_class") == "audience":  # type: ignore[attr-defined]
+        return personas.get("computation_key")  # type: ignore[attr-defined]
     return None
 
 
@@ -163,7 +178,7 @@ def _identify_signals(
 ) -> tuple[tuple[str, bool], ...] | None:
     """Signals of a Segment identify call, or None when it names no audience."""
     traits = record.get("traits")
-    traits = traits if isinstance(traits, Mapping) else {}
+    traits = traits if isinstance(traits, dict) else {}
     persona_key = _persona_key(record)
     if _present(persona_key):
         key = _audience_key(persona_key)
@@ -182,7 +197,7 @@ def _identify_signals(
 def _track_signals(record: Mapping[str, Any]) -> tuple[tuple[str, bool], ...] | None:
     """Signals of a Segment track call, or None when it names no audience."""
     properties = record.get("properties")
-    properties = properties if isinstance(properties, Mapping) else {}
+    properties = properties if isinstance(properties, dict) else {}
     raw_key = properties.get("audience_key")
     if not _present(raw_key):
         raw_key = _persona_key(record)

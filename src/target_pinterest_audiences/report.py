@@ -8,7 +8,10 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 #: Pinterest's status for a list with fewer than 100 matched users (spec, CustomerList.status).
 TOO_SMALL = "TOO_SMALL"
@@ -33,6 +36,42 @@ class ListReport:
     status: str | None = None
 
 
+class Progress:
+    """Logs a progress line at a steady interval from a daemon thread, until stopped."""
+
+    def __init__(self, report: RunReport, interval: float, log: Callable[[str], None]) -> None:
+        """``interval`` seconds between lines; 0 turns progress lines off."""
+        self._report = report
+        self._interval = interval
+        self._log = log
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Begin logging (no-op when the interval is 0)."""
+        if self._interval > 0:
+            self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        last_records, last_time = 0, time.monotonic()
+        while not self._stop.wait(self._interval):
+            now, records = time.monotonic(), self._report.records_read
+            rate = (records - last_records) / max(now - last_time, 1e-9)
+            last_records, last_time = records, now
+            requests, retries = self._report.live_calls()
+            self._log(
+                f"Progress: {records} records read ({rate:,.0f}/s), {requests} requests, {retries} retries,"
+                f" {self._report.duration:.0f}s"
+            )
+
+    def stop(self) -> None:
+        """Stop logging."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
 @dataclass
 class RunReport:
     """Counters of a run, shared by every sink thread."""
@@ -48,6 +87,8 @@ class RunReport:
     retries: int = 0
     status: str = "running"
     error: str | None = None
+    calls: Callable[[], tuple[int, int]] | None = field(default=None, repr=False)
+    """Where live (requests, retries) come from while the run goes on."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def list_report(self, name: str, audience: str, list_type: str) -> ListReport:
@@ -73,6 +114,10 @@ class RunReport:
         """Count a valid record that carried nothing to sync."""
         with self._lock:
             self.ignored[reason] += 1
+
+    def live_calls(self) -> tuple[int, int]:
+        """(requests, retries) so far."""
+        return self.calls() if self.calls is not None else (self.requests, self.retries)
 
     @property
     def duration(self) -> float:

@@ -13,7 +13,7 @@ from singer_sdk.plugin_base import _ConfigInput
 from target_pinterest_audiences import settings
 from target_pinterest_audiences.client import DEFAULT_API_URL, Credentials, PinterestClient
 from target_pinterest_audiences.reader import INPUT_ERRORS, LineReader
-from target_pinterest_audiences.report import RunReport
+from target_pinterest_audiences.report import Progress, RunReport
 from target_pinterest_audiences.sinks import AudienceSink, RecordSchemaError
 from target_pinterest_audiences.store import Store
 from target_pinterest_audiences.sync import ListSync, SyncOptions
@@ -63,8 +63,11 @@ def build_run(config: Mapping[str, t.Any]) -> Run:
         create_audience=bool(config.get("create_audience", True)),
         dry_run=dry_run,
         max_removal_fraction=float(config.get("max_removal_fraction", 0.5)),
+        parallel_requests=int(config.get("parallel_requests", settings.DEFAULT_PARALLEL_REQUESTS)),
     )
     report = RunReport(dry_run=dry_run, sync_mode=options.sync_mode)
+    if client is not None:
+        report.calls = client.stats.snapshot
     audiences = config.get("audiences")
     run_id = store.start_run()
     return Run(
@@ -90,8 +93,12 @@ class TargetPinterestAudiences(Target):
         """Validate settings and open the store before any input is read."""
         super().__init__(**kwargs)
         self.run = build_run(self.config)
+        interval = float(self.config.get("progress_interval_seconds", settings.DEFAULT_PROGRESS_SECONDS))
+        self._progress = Progress(self.run.report, interval, lambda line: self.logger.info("%s", line))
+        self._progress.start()
         self._finished = False
         self._ending = False
+        self._records_since_age_check = 0
         config = self.config
         self._fast_records = not (
             config.get("stream_maps") or config.get("flattening_enabled") or config.get("add_record_metadata")
@@ -176,13 +183,17 @@ class TargetPinterestAudiences(Target):
             sink = self.get_sink(stream_name)
         record = message_dict["record"]
         sink._validate_and_parse(record)  # noqa: SLF001 - the SDK's own per-record steps, in its order
-        sink._singer_validate_message(record)  # noqa: SLF001
+        if sink.key_properties:
+            sink._singer_validate_message(record)  # noqa: SLF001
         sink.tally_record_read()
         sink.process_record(record, sink._get_context(record))  # noqa: SLF001
         sink.record_counter_metric.increment()
         if sink.is_full:
             self.drain_one(sink)
-        self._handle_max_record_age()
+        self._records_since_age_check += 1
+        if self._records_since_age_check >= 1000:  # noqa: PLR2004 - the clock, once a thousand records
+            self._records_since_age_check = 0
+            self._handle_max_record_age()
 
     def _process_activate_version_message(self, message_dict: dict[str, t.Any]) -> None:
         """ACTIVATE_VERSION: the stream's full snapshot is complete (mirror mode ends it)."""
@@ -199,6 +210,8 @@ class TargetPinterestAudiences(Target):
             return
         self._finished = True
         run = self.run
+        self._progress.stop()
+        run.sync.close()
         report = run.report
         report.status = status
         report.error = error
