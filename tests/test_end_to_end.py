@@ -179,6 +179,7 @@ def test_a_refused_request_mid_run_emits_no_state_and_a_rerun_converges(
     # Request 1 lists the account's lists; 2-5 create the two cart_abandoners lists and their
     # audiences (lists are written in name order); 6 creates 'vip_customers (EMAIL)'.
     emulator.faults = Faults(fail_nth={6: 400})
+    target_config["parallel_requests"] = 1  # one list at a time, so request 6 is that create
     failed = run_target(target_config, SEGMENT, tmp_path)
     assert failed.returncode == 1
     assert failed.stdout == ""
