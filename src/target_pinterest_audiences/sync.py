@@ -159,21 +159,27 @@ class ListSync:
         if stored is None and self.client is not None:
             found = self._remote_list(name)
             if found is not None:
-                stored = StoredList(
-                    ad_account_id=self.options.ad_account_id,
-                    name=name,
-                    list_id=str(found["id"]),
-                    list_type=list_type,
-                    audience_id=None,
-                    members_known=False,
-                    audience=audience,
-                )
-                self.store.save_list(stored)
+                # Found, not made here: members added before the store saw the list are unknown.
+                stored = self._remember(name, audience, list_type, str(found["id"]), members_known=False)
         if stored is not None and stored.list_type != list_type:
             raise SyncError(
                 f"list_name_template gives the {stored.list_type} and {list_type} lists the one"
                 f" name '{name}'; put {{list_type}} in list_name_template"
             )
+        return stored
+
+    def _remember(self, name: str, audience: str, list_type: str, list_id: str, *, members_known: bool) -> StoredList:
+        """Keep a list's id in the store."""
+        stored = StoredList(
+            ad_account_id=self.options.ad_account_id,
+            name=name,
+            list_id=list_id,
+            list_type=list_type,
+            audience_id=None,
+            members_known=members_known,
+            audience=audience,
+        )
+        self.store.save_list(stored)
         return stored
 
     def apply(self, pending: Pending) -> None:
@@ -280,16 +286,7 @@ class ListSync:
                 if not self._too_large(exc, first):
                     raise
         self.report.count(row, added=len(first))
-        stored = StoredList(
-            ad_account_id=self.options.ad_account_id,
-            name=name,
-            list_id=str(created["id"]),
-            list_type=list_type,
-            audience_id=None,
-            members_known=True,
-            audience=audience,
-        )
-        self.store.save_list(stored)
+        stored = self._remember(name, audience, list_type, str(created["id"]), members_known=True)
         self.store.record_accepted(stored.list_id, ADD, first, seen=mark)
         logger.info("Created customer list '%s' (%s), id %s.", name, list_type, stored.list_id)
         return self._ensure_audience(stored, search=False), rest
