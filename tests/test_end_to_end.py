@@ -288,3 +288,17 @@ def test_progress_lines_at_a_steady_interval(
     progress = [line for line in result.stderr.splitlines() if "Progress: " in line]
     assert len(progress) >= 3
     assert re.search(r"Progress: 12 records read \(\d+/s\), \d+ requests, 0 retries, \d+s", progress[-1])
+
+
+def test_a_list_deleted_in_ads_manager_is_made_again(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    assert run_target(target_config, singer_lines("vip", [{"email": "a@example.com"}]), tmp_path).returncode == 0
+    emulator.reset()  # every list and audience gone, as if deleted in Ads Manager
+    result = run_target(target_config, singer_lines("vip", [{"email": "b@example.com"}]), tmp_path)
+    assert result.returncode == 0, result.last_line
+    assert "is gone; it is made again" in result.stderr
+    assert held(emulator) == {"vip (EMAIL)": frozenset({sha("b@example.com")})}
+    assert_one_audience_per_list(emulator)
+    assert result.report is not None
+    assert [(row["created"], row["added"]) for row in result.report["lists"]] == [(True, 1)]

@@ -105,6 +105,11 @@ class RunReport:
             for key, amount in amounts.items():
                 setattr(row, key, getattr(row, key) + amount)
 
+    def restore(self, row: ListReport, saved: ListReport) -> None:
+        """Put a list's counters back as they were (its writes start over)."""
+        with self._lock:
+            row.__dict__.update(saved.__dict__)
+
     def count_invalid(self, reason: str) -> None:
         """Count an unusable record by reason."""
         with self._lock:

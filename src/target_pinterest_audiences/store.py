@@ -247,6 +247,20 @@ class Store:
             return None
         return _stored(row)
 
+    def forget_list(self, ad_account_id: str, name: str, list_id: str) -> None:
+        """Drop a list Pinterest no longer has, and what the store held for it."""
+        if self.read_only:
+            return
+        with self._writing() as conn:
+            conn.execute(
+                sa.delete(customer_lists).where(
+                    customer_lists.c.ad_account_id == ad_account_id,
+                    customer_lists.c.name == name,
+                    customer_lists.c.list_id == list_id,
+                )
+            )
+            conn.execute(sa.delete(list_members).where(list_members.c.list_id == list_id))
+
     def lists_of_audience(self, ad_account_id: str, audience: str) -> list[StoredList]:
         """Every list the store knows for an audience (one per identifier type)."""
         with self.engine.connect() as conn:

@@ -30,6 +30,7 @@ REMOVE = "REMOVE"
 
 #: Pinterest's answer to a body it finds too large (RFC 9110 section 15.5.14).
 HTTP_TOO_LARGE = 413
+HTTP_NOT_FOUND = 404
 
 #: Pending signals of a batch: (audience, list type) -> {hashed identifier: is a member}.
 Pending = dict[tuple[str, str], dict[str, bool]]
@@ -37,6 +38,15 @@ Pending = dict[tuple[str, str], dict[str, bool]]
 
 class SyncError(Exception):
     """A run cannot go on; ``str()`` is the one line the user sees."""
+
+
+class ListGoneError(Exception):
+    """A list id the store knew is unknown to Pinterest (deleted in Ads Manager)."""
+
+    def __init__(self, list_id: str) -> None:
+        """Keep the id that is gone."""
+        super().__init__(list_id)
+        self.list_id = list_id
 
 
 class MirrorRefusedError(SyncError):
@@ -214,7 +224,19 @@ class ListSync:
         counting = self.client.counting() if self.client is not None else nullcontext(CallStats())
         with self._lock(name), counting as calls:
             try:
-                self._apply_list(name, audience, list_type, signals, row)
+                before = replace(row)
+                try:
+                    self._apply_list(name, audience, list_type, signals, row)
+                except ListGoneError as gone:
+                    # Deleted in Ads Manager since the store learnt its id: forget it, start over.
+                    logger.warning("Customer list '%s' (id %s) is gone; it is made again.", name, gone.list_id)
+                    self.store.forget_list(self.options.ad_account_id, name, gone.list_id)
+                    self._lists.pop(name, None)
+                    with self._remote_lock:
+                        if self._remote is not None:
+                            self._remote.pop(name, None)
+                    self.report.restore(row, before)
+                    self._apply_list(name, audience, list_type, signals, row)
             finally:
                 self.report.count(row, requests=calls.requests, retries=calls.retries)
 
@@ -322,6 +344,8 @@ class ListSync:
         try:
             self.client.update_customer_list(self.options.ad_account_id, stored.list_id, operation, chunk, stored.name)
         except PinterestError as exc:
+            if exc.status == HTTP_NOT_FOUND:
+                raise ListGoneError(stored.list_id) from exc
             if not self._too_large(exc, chunk):
                 raise
             half = len(chunk) // 2
