@@ -553,6 +553,28 @@ def render(results: list[SizeResult], quota: QuotaResult | None, command: str, v
     return "\n".join(lines) + "\n"
 
 
+def attempt(label: str, measure: Any, workdir: Path, size: int | None, failures: list[str]) -> Any:  # noqa: ANN401
+    """Run one measurement; a crashed program or a wrong emulator state is reported, and the rest go on."""
+    try:
+        return measure(workdir) if size is None else measure(workdir, size)
+    except RuntimeError as exc:
+        log(f"FAILED {label}: {exc}")
+        failures.append(f"{label}: {' '.join(str(exc).split())[-600:]}")
+        return None
+
+
+def choose_sizes(args: argparse.Namespace) -> list[int]:
+    if args.only_quota:
+        return []
+    if args.quick:
+        return [20_000]
+    if args.sizes:
+        return [int(size) for size in args.sizes.split(",") if size.strip()]
+    if args.records:
+        return [args.records]
+    return [200_000, 1_000_000]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, help="one size to run (instead of --sizes)")
@@ -563,23 +585,16 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="also write benchmarks/results.md")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (stores, reports, logs)")
     args = parser.parse_args()
-    if args.quick:
-        sizes = [20_000]
-    elif args.sizes:
-        sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
-    elif args.records:
-        sizes = [args.records]
-    else:
-        sizes = [200_000, 1_000_000]
-    if args.only_quota:
-        sizes = []
+    sizes = choose_sizes(args)
     version = code_version()
     stamp = src_stamp()
+    failures: list[str] = []
     workdir = Path(tempfile.mkdtemp(prefix="tpa-bench-"))
     log(f"working in {workdir}")
     try:
-        results = [measure_size(workdir, size) for size in sorted(sizes)]
-        quota = measure_quota(workdir) if args.quota or args.only_quota else None
+        measured = [attempt(f"{size:,} records", measure_size, workdir, size, failures) for size in sorted(sizes)]
+        results = [result for result in measured if result is not None]
+        quota = attempt("quota run", measure_quota, workdir, None, failures) if args.quota or args.only_quota else None
     finally:
         if args.keep:
             log(f"kept {workdir}")
@@ -590,10 +605,14 @@ def main() -> None:
         version += " (WARNING: src/ changed during the run, so the rows may measure different code)"
         log("src/ changed during the run")
     text = render(results, quota, command.strip(), version)
+    if failures:
+        text += "\n## Failures\n\n" + "".join(f"- {failure}\n" for failure in failures)
     print(text)
     if args.write:
         (HERE / "results.md").write_text(text, encoding="utf-8")
         log(f"wrote {HERE / 'results.md'}")
+    if failures:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
