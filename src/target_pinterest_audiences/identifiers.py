@@ -24,7 +24,9 @@ MAX_EMAIL_LENGTH = 254
 MAX_MOBILE_ID_LENGTH = 128
 
 _HEX = re.compile(r"[0-9a-f]+")
-_WHITESPACE = re.compile(r"\s")
+#: One @ with text on both sides and no whitespace anywhere: what the contract asks of an email.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+_sha256 = hashlib.sha256
 
 
 class InvalidIdentifierError(ValueError):
@@ -40,8 +42,7 @@ def _check_email(value: str) -> None:
     if len(value) > MAX_EMAIL_LENGTH:
         msg = f"email longer than {MAX_EMAIL_LENGTH} characters"
         raise InvalidIdentifierError(msg)
-    local, at, domain = value.partition("@")
-    if not at or not local or not domain or "@" in domain or _WHITESPACE.search(value):
+    if _EMAIL.fullmatch(value) is None:
         msg = "email is not an address (one @ with text on both sides, no spaces)"
         raise InvalidIdentifierError(msg)
 
@@ -71,4 +72,4 @@ def hash_identifier(list_type: str, value: object) -> str:
         # shared by millions of devices and matches no one.
         msg = f"{list_type} is the all-zeros id of a device that limits ad tracking"
         raise InvalidIdentifierError(msg)
-    return hashlib.sha256(normalised.encode()).hexdigest()
+    return _sha256(normalised.encode()).hexdigest()

@@ -19,9 +19,10 @@ if t.TYPE_CHECKING:
     from target_pinterest_audiences.sync import Pending
     from target_pinterest_audiences.target import TargetPinterestAudiences
 
-#: Records held before a drain when batch_size_rows is not set: large batches mean fewer,
-#: fuller requests; 100,000 pending hashes take about 20 MB.
-DEFAULT_BATCH_ROWS = 100_000
+#: Records held before a drain when batch_size_rows is not set. Requests stay full whatever
+#: the batch size (a list's partial request waits for the next batch), so this only bounds
+#: memory: 20,000 records' pending hashes take a few MB.
+DEFAULT_BATCH_ROWS = 20_000
 
 
 class CompiledValidator(BaseJSONSchemaValidator):

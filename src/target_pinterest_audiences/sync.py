@@ -11,7 +11,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from target_pinterest_audiences.client import CallStats, PinterestError
@@ -105,6 +105,27 @@ def plan(signals: Mapping[str, bool], known: set[str], *, members_known: bool) -
     return adds, removes, unchanged
 
 
+@dataclass
+class _Carry:
+    """A list's adds and removes that waited for a fuller request (ordered sets)."""
+
+    audience: str
+    list_type: str
+    adds: dict[str, None] = field(default_factory=dict)
+    removes: dict[str, None] = field(default_factory=dict)
+
+    def merge(
+        self, planned: tuple[list[str], list[str], set[str]], signals: Mapping[str, bool]
+    ) -> tuple[list[str], list[str], set[str]]:
+        """The carried changes the new signals do not overrule, then the newly planned ones."""
+        adds, removes, known = planned
+        if self.adds:
+            adds = [member for member in self.adds if member not in signals] + adds
+        if self.removes:
+            removes = [member for member in self.removes if member not in signals] + removes
+        return adds, removes, known
+
+
 class ListSync:
     """Applies pending signals to Pinterest customer lists; shared by all sinks of a run.
 
@@ -139,6 +160,7 @@ class ListSync:
         self._dry_seen: dict[str, set[str]] = {}
         self.chunk_size = options.records_per_request
         self._pool: ThreadPoolExecutor | None = None
+        self._carry: dict[str, _Carry] = {}
 
     def _lock(self, name: str) -> threading.Lock:
         with self._locks_guard:
@@ -198,15 +220,31 @@ class ListSync:
         Lists go in parallel (``parallel_requests`` at once), each on its thread's keep-alive
         session, so network latency overlaps; pacing still bounds the total rate.
         """
-        items = sorted(pending.items())
-        if self.client is None or self.options.parallel_requests < 2 or len(items) < 2:  # noqa: PLR2004
-            for (audience, list_type), signals in items:
-                self.apply_list(audience, list_type, signals)
+        self._each_list([(audience, kind, signals, False) for (audience, kind), signals in sorted(pending.items())])
+
+    def flush(self, audiences: set[str] | None = None) -> None:
+        """Send what batches left over (less than a request's worth), for these audiences or all.
+
+        Called before any state leaves the target and before a mirror snapshot ends, so a
+        state never runs ahead of a change that waited for fuller requests.
+        """
+        with self._locks_guard:
+            waiting = sorted(
+                (carry.audience, carry.list_type)
+                for carry in self._carry.values()
+                if audiences is None or carry.audience in audiences
+            )
+        self._each_list([(audience, kind, {}, True) for audience, kind in waiting])
+
+    def _each_list(self, work: list[tuple[str, str, Mapping[str, bool], bool]]) -> None:
+        if self.client is None or self.options.parallel_requests < 2 or len(work) < 2:  # noqa: PLR2004
+            for audience, list_type, signals, final in work:
+                self.apply_list(audience, list_type, signals, final=final)
             return
         with self._locks_guard:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.options.parallel_requests, thread_name_prefix="lists")
-        futures = [self._pool.submit(self.apply_list, audience, kind, signals) for (audience, kind), signals in items]
+        futures = [self._pool.submit(self.apply_list, a, k, s, final=f) for a, k, s, f in work]
         wait(futures)
         for future in futures:
             future.result()  # the first failure, once every list had its chance
@@ -217,8 +255,8 @@ class ListSync:
             self._pool.shutdown(wait=True)
             self._pool = None
 
-    def apply_list(self, audience: str, list_type: str, signals: Mapping[str, bool]) -> None:
-        """Bring one list in step with its signals."""
+    def apply_list(self, audience: str, list_type: str, signals: Mapping[str, bool], *, final: bool = True) -> None:
+        """Bring one list in step with its signals; unless ``final``, keep a partial request back."""
         name = self.options.list_name(audience, list_type)
         row = self.report.list_report(name, audience, list_type)
         counting = self.client.counting() if self.client is not None else nullcontext(CallStats())
@@ -226,7 +264,7 @@ class ListSync:
             try:
                 before = replace(row)
                 try:
-                    self._apply_list(name, audience, list_type, signals, row)
+                    self._apply_list(name, audience, list_type, signals, row, final=final)
                 except ListGoneError as gone:
                     # Deleted in Ads Manager since the store learnt its id: forget it, start over.
                     logger.warning("Customer list '%s' (id %s) is gone; it is made again.", name, gone.list_id)
@@ -236,34 +274,62 @@ class ListSync:
                         if self._remote is not None:
                             self._remote.pop(name, None)
                     self.report.restore(row, before)
-                    self._apply_list(name, audience, list_type, signals, row)
+                    self._apply_list(name, audience, list_type, signals, row, final=final)
             finally:
                 self.report.count(row, requests=calls.requests, retries=calls.retries)
 
-    def _apply_list(
-        self, name: str, audience: str, list_type: str, signals: Mapping[str, bool], row: ListReport
+    def _apply_list(  # noqa: PLR0913
+        self, name: str, audience: str, list_type: str, signals: Mapping[str, bool], row: ListReport, *, final: bool
     ) -> None:
+        """Plan the signals together with what earlier batches left over, send full requests.
+
+        Unless ``final``, adds and removes short of a whole request wait for the next batch
+        (or the flush before the next state), so each list and operation takes no more
+        requests than its identifiers need.
+        """
         mark = self.mark(audience) if self.options.mirror else None
+        carried = self._carry.get(name) or _Carry(audience, list_type)
         stored = self._lists.get(name)
         if stored is None:
             # Find or create under a lock that other processes sharing the store respect too.
             with self.store.list_lock(self.options.ad_account_id, name):
                 stored = self._known_list(name, list_type, audience)
-                adds, removes, known = self._plan(stored, signals, row)
+                adds, removes, known = carried.merge(self._plan(stored, signals, row), signals)
                 if stored is None:
+                    if not final and len(adds) < self.chunk_size:
+                        self._keep(name, _Carry(audience, list_type, dict.fromkeys(adds)))
+                        return
                     if not adds:
+                        self._keep(name, None)
                         return
                     stored, adds = self._create(name, audience, list_type, adds, row=row, mark=mark)
                 else:
                     stored = self._ensure_audience(stored)
                 self._lists[name] = stored
         else:
-            adds, removes, known = self._plan(stored, signals, row)
+            adds, removes, known = carried.merge(self._plan(stored, signals, row), signals)
         row.id = stored.list_id or None
         if mark is not None:
             self._note_seen(stored, [member for member in known if signals[member]], mark)
+        adds, kept_adds = self._whole_requests(adds, final=final)
+        removes, kept_removes = self._whole_requests(removes, final=final)
         self._update(stored, ADD, adds, row, mark)
         self._update(stored, REMOVE, removes, row, None)
+        self._keep(name, _Carry(audience, list_type, kept_adds, kept_removes) if kept_adds or kept_removes else None)
+
+    def _whole_requests(self, members: list[str], *, final: bool) -> tuple[list[str], dict[str, None]]:
+        """What fills whole requests now, and the rest to keep (nothing kept when ``final``)."""
+        if final:
+            return members, {}
+        cut = len(members) - len(members) % self.chunk_size
+        return members[:cut], dict.fromkeys(members[cut:])
+
+    def _keep(self, name: str, carry: _Carry | None) -> None:
+        with self._locks_guard:
+            if carry is None:
+                self._carry.pop(name, None)
+            else:
+                self._carry[name] = carry
 
     def _plan(
         self, stored: StoredList | None, signals: Mapping[str, bool], row: ListReport
@@ -378,6 +444,7 @@ class ListSync:
         """
         if not self.options.mirror:
             return
+        self.flush(audiences)  # the snapshot's waiting adds carry its mark into the store first
         with self._locks_guard:
             chosen = set(self._marks) if audiences is None else set(audiences) & set(self._marks)
             marks = {audience: self._marks.pop(audience) for audience in sorted(chosen)}

@@ -149,6 +149,7 @@ class TargetPinterestAudiences(Target):
             return
         try:
             self.drain_all()
+            self.run.sync.flush()
         except Exception as exc:  # noqa: BLE001 - the input error is the one to report
             self.logger.warning("The records before the bad line were not all delivered: %s", exc)
 
@@ -156,11 +157,17 @@ class TargetPinterestAudiences(Target):
         """Drain everything, end mirror snapshots, emit state, then report."""
         self._ending = True
         super().process_endofpipe()
-        self.run.sync.finish_snapshots()  # when no STATE came at all; otherwise already done
+        # When no STATE came at all; otherwise already done before the last state left.
+        self.run.sync.flush()
+        self.run.sync.finish_snapshots()
         self.finish("succeeded")
 
     def _write_state_message(self, state: dict[str, t.Any]) -> None:
-        """At the end of input, mirror removals must be accepted before the last state leaves."""
+        """No state before Pinterest accepted every change before it, waiting ones included.
+
+        At the end of input, mirror removals too must be accepted before the last state leaves.
+        """
+        self.run.sync.flush()
         if self._ending:
             self.run.sync.finish_snapshots()
         super()._write_state_message(state)
