@@ -16,14 +16,14 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Sequence
 
 try:
     import fcntl
@@ -31,11 +31,14 @@ except ImportError:  # pragma: no cover - Windows: SQLite runs in one process th
     fcntl = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 DEFAULT_STORE_PATH = Path(".target-pinterest-audiences") / "store.db"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Bound parameters per statement; SQLite's default cap is 32,766 (SQLITE_MAX_VARIABLE_NUMBER).
 CHUNK = 5_000
+#: Identifiers per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits.
+CHUNK_IN = 900
 
 metadata = sa.MetaData()
 
@@ -64,8 +67,10 @@ list_members = sa.Table(
     metadata,
     sa.Column("list_id", sa.String(18), primary_key=True),
     sa.Column("member", sa.String(64), primary_key=True),
-    # The mirror snapshot that last contained the member (see ListSync's marks).
-    sa.Column("seen", sa.BigInteger),
+    # The mirror snapshot that last contained the member (see ListSync's marks; they only
+    # grow, so "not in this snapshot" is seen < mark, a range of the index below); 0 = none.
+    sa.Column("seen", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Index("ix_list_members_seen", "list_id", "seen"),
 )
 
 #: Steps from one schema version to the next, run in order on an older store.
@@ -73,6 +78,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: (
         "ALTER TABLE customer_lists ADD COLUMN audience VARCHAR(500)",
         "ALTER TABLE list_members ADD COLUMN seen BIGINT",
+    ),
+    3: (
+        "UPDATE list_members SET seen = 0 WHERE seen IS NULL",
+        "CREATE INDEX IF NOT EXISTS ix_list_members_seen ON list_members (list_id, seen)",
     ),
 }
 refresh_tokens = sa.Table(
@@ -139,7 +148,7 @@ def redact_url(url: str) -> str:
         return "<unparseable URL>"
 
 
-def _chunks(items: list[str], size: int = CHUNK) -> Iterator[list[str]]:
+def _chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -226,12 +235,6 @@ class Store:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         statement = dialect.insert(table).values(row)
         conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=values))
-
-    def _insert_ignore(self, conn: Connection, table: sa.Table, rows: list[dict[str, object]]) -> None:
-        if not rows:
-            return
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
 
     # -- lists ----------------------------------------------------------------------------
 
@@ -329,57 +332,56 @@ class Store:
     def members_among(self, list_id: str, candidates: Iterable[str]) -> set[str]:
         """Which of ``candidates`` the store holds as accepted members of the list."""
         found: set[str] = set()
-        column = list_members.c.member
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(candidates)):
-                found.update(
-                    conn.execute(
-                        sa.select(column).where(list_members.c.list_id == list_id, column.in_(chunk))
-                    ).scalars()
+            for chunk in _chunks(list(candidates), size=CHUNK_IN):
+                sql = (
+                    f"SELECT member FROM list_members WHERE list_id = {self._marks(1)}"  # noqa: S608 - placeholders only
+                    f" AND member IN ({self._marks(len(chunk))})"
                 )
+                found.update(row[0] for row in conn.exec_driver_sql(sql, (list_id, *chunk)))
         return found
 
     def record_accepted(self, list_id: str, operation_type: str, members: list[str], seen: int | None = None) -> None:
         """Record what Pinterest accepted: call only after the request succeeded."""
         if self.read_only or not members:
             return
+        # Plain DB-API executemany: a million rows through SQLAlchemy's statement compiler
+        # would cost the most of a large sync. The SQL is the same on SQLite and PostgreSQL.
+        if operation_type == "ADD":
+            on_conflict = "DO NOTHING" if seen is None else "DO UPDATE SET seen = excluded.seen"
+            sql = (
+                f"INSERT INTO list_members (list_id, member, seen) VALUES ({self._marks(3)})"  # noqa: S608 - no input
+                f" ON CONFLICT (list_id, member) {on_conflict}"
+            )
+            self._executemany(sql, [(list_id, member, seen or 0) for member in members])
+        else:
+            sql = f"DELETE FROM list_members WHERE list_id = {self._marks(1)} AND member = {self._marks(1)}"  # noqa: S608
+            self._executemany(sql, [(list_id, member) for member in members])
+
+    def _executemany(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
         with self._writing() as conn:
-            for chunk in _chunks(members):
-                if operation_type == "ADD":
-                    rows: list[dict[str, object]] = [{"list_id": list_id, "member": m, "seen": seen} for m in chunk]
-                    self._insert_ignore(conn, list_members, rows)
-                    if seen is not None:
-                        self._mark(conn, list_id, chunk, seen)
-                else:
-                    conn.execute(
-                        sa.delete(list_members).where(
-                            list_members.c.list_id == list_id, list_members.c.member.in_(chunk)
-                        )
-                    )
+            for chunk in _chunks(rows):
+                conn.exec_driver_sql(sql, chunk)
+
+    def _marks(self, count: int) -> str:
+        """``count`` placeholders in the driver's own style (qmark for sqlite3, format for psycopg)."""
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        return ", ".join([mark] * count)
 
     def mark_seen(self, list_id: str, members: list[str], seen: int) -> None:
         """Note that a mirror snapshot contained these members (already in the list)."""
         if self.read_only or not members:
             return
-        with self._writing() as conn:
-            for chunk in _chunks(members):
-                self._mark(conn, list_id, chunk, seen)
-
-    @staticmethod
-    def _mark(conn: Connection, list_id: str, members: list[str], seen: int) -> None:
-        conn.execute(
-            sa.update(list_members)
-            .where(list_members.c.list_id == list_id, list_members.c.member.in_(members))
-            .values(seen=seen)
-        )
+        mark = self._marks(1)
+        sql = f"UPDATE list_members SET seen = {mark} WHERE list_id = {mark} AND member = {mark}"  # noqa: S608
+        self._executemany(sql, [(seen, list_id, member) for member in members])
 
     @staticmethod
     def _unseen(list_id: str, seen: int | None) -> sa.ColumnElement[bool]:
         """Members of the list that snapshot ``seen`` did not contain (None: all members)."""
-        column = list_members.c.seen
         if seen is None:
             return list_members.c.list_id == list_id
-        return sa.and_(list_members.c.list_id == list_id, sa.or_(column.is_(None), column != seen))
+        return sa.and_(list_members.c.list_id == list_id, list_members.c.seen < seen)
 
     def unseen_count(self, list_id: str, seen: int) -> int:
         """How many members of a list the snapshot ``seen`` did not contain."""
@@ -392,17 +394,16 @@ class Store:
     def unseen_members(self, list_id: str, seen: int | None, limit: int, after: str = "") -> list[str]:
         """The next ``limit`` members, in order after ``after``, that the snapshot did not contain.
 
-        Paging by key keeps a million-member diff in bounded memory.
+        Paging by key keeps a million-member diff in bounded memory. Without ``after`` (the
+        caller deletes each page before asking again) no order is needed, so no sort either.
         """
+        query = sa.select(list_members.c.member).where(self._unseen(list_id, seen)).limit(limit)
+        if after:
+            query = query.where(list_members.c.member > after)
+        if after or seen is None:
+            query = query.order_by(list_members.c.member)
         with self.engine.connect() as conn:
-            return list(
-                conn.execute(
-                    sa.select(list_members.c.member)
-                    .where(self._unseen(list_id, seen), list_members.c.member > after)
-                    .order_by(list_members.c.member)
-                    .limit(limit)
-                ).scalars()
-            )
+            return list(conn.execute(query).scalars())
 
     def member_count(self, list_id: str) -> int:
         """How many members the store holds for a list."""
