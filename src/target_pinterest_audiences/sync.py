@@ -487,7 +487,7 @@ class ListSync:
         with self.client.counting() as calls:
             try:
                 # Removed members leave the store, so the first page is always the next one.
-                while page := self.store.unseen_members(stored.list_id, mark, self.chunk_size):
+                while page := self.store.unseen_members(stored.list_id, mark, self.chunk_size, ordered=False):
                     self._update(stored, REMOVE, page, row, None)
             finally:
                 self.report.count(row, requests=calls.requests, retries=calls.retries)
