@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://api.pinterest.com/v5"
 #: Statuses worth another try: rate limiting and server-side failures (contract, Semantics).
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+HTTP_TOO_MANY_REQUESTS = 429
 #: customer_lists/list allows page_size 1..250 (spec, ``query_page_size``).
 MAX_PAGE_SIZE = 250
 #: Seconds to connect and to wait for a reply; Pinterest answers list updates in well under.
@@ -150,18 +151,25 @@ class Pacer:
 
     def __init__(self, rate: float | None) -> None:
         """``rate`` of None or 0 turns pacing off."""
-        self._interval = 1.0 / rate if rate else 0.0
+        self.interval = 1.0 / rate if rate else 0.0
         self._next = 0.0
         self._lock = threading.Lock()
 
+    def hold(self, seconds: float) -> None:
+        """Start no request for ``seconds``, in any thread: Pinterest said to slow down."""
+        if not self.interval:
+            return
+        with self._lock:
+            self._next = max(self._next, time.monotonic() + seconds)
+
     def wait(self) -> None:
         """Block until this thread may start a request."""
-        if not self._interval:
+        if not self.interval:
             return
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next)
-            self._next = start + self._interval
+            self._next = start + self.interval
         if start > now:
             time.sleep(start - now)
 
@@ -370,6 +378,8 @@ class PinterestClient:
                     raise error_from_response(operation, response, attempt)
                 failure = f"HTTP {response.status_code}"
                 wait = retry_after_seconds(response.headers)
+                if response.status_code == HTTP_TOO_MANY_REQUESTS:
+                    self._pacer.hold(wait or self._pacer.interval)
             backoff = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311
             delay = max(backoff, wait or 0.0)
             if time.monotonic() + delay > deadline:

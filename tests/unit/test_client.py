@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 from urllib.parse import parse_qs
@@ -599,3 +600,12 @@ def test_pacer_real_time() -> None:
     for _ in range(4):
         pacer.wait()
     assert 0.055 <= time.monotonic() - start < 1.0
+
+
+def test_pacer_hold_pauses_every_thread() -> None:
+    pacer = Pacer(100.0)
+    pacer.wait()
+    pacer.hold(0.3)
+    started = time.monotonic()
+    pacer.wait()
+    assert time.monotonic() - started >= 0.25
