@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import DATA, run_target, sha, singer_lines
+from conftest import DATA, EXECUTABLE, run_target, sha, singer_lines
 from target_pinterest_audiences.emulator import Faults, PinterestEmulator
 
 SEGMENT = DATA / "segment_audiences.singer"
@@ -302,3 +305,38 @@ def test_a_list_deleted_in_ads_manager_is_made_again(
     assert_one_audience_per_list(emulator)
     assert result.report is not None
     assert [(row["created"], row["added"]) for row in result.report["lists"]] == [(True, 1)]
+
+
+def test_config_env_reads_target_pinterest_audiences_variables(emulator: PinterestEmulator, tmp_path: Path) -> None:
+    env = os.environ | {
+        "TARGET_PINTEREST_AUDIENCES_AD_ACCOUNT_ID": "549755885175",
+        "TARGET_PINTEREST_AUDIENCES_ACCESS_TOKEN": "emulator-access-token",
+        "TARGET_PINTEREST_AUDIENCES_API_URL": emulator.url,
+        "TARGET_PINTEREST_AUDIENCES_STORE_URL": f"sqlite:///{tmp_path / 'store.db'}",
+        "TARGET_PINTEREST_AUDIENCES_AUDIENCES": '["vip_customers"]',
+        "TARGET_PINTEREST_AUDIENCES_CREATE_AUDIENCE": "false",
+    }
+    completed = subprocess.run(
+        [str(EXECUTABLE), "--config", "ENV", "--input", str(SEGMENT)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert held(emulator) == {name: members for name, members in EXPECTED[SEGMENT].items() if "vip" in name}
+    assert emulator.audiences() == []
+
+
+def test_about_json_lists_every_setting() -> None:
+    completed = subprocess.run(
+        [str(EXECUTABLE), "--about", "--format=json"], capture_output=True, text=True, check=True
+    )
+    about = json.loads(completed.stdout)
+    settings = about["settings"]["properties"]
+    assert {"ad_account_id", "access_token", "refresh_token", "client_secret", "sync_mode", "store_url"} <= set(
+        settings
+    )
+    assert settings["client_secret"]["secret"] is True
+    assert about["name"] == "target-pinterest-audiences"
