@@ -155,11 +155,11 @@ class AudienceSink(BatchSink):
         if self.current_size:
             self.process_batch(self.start_drain())
             self.mark_drained()
-        self.run.sync.finish_snapshots(self.audiences_seen)
+        self.run.sync.finish_snapshots(self.audiences_seen)  # waits for the batch first
         self.audiences_seen = set()
 
     def process_batch(self, context: dict[str, t.Any]) -> None:
         """Send the batch; return only once Pinterest accepted all of it, else raise."""
         pending: Pending = context.get("pending") or {}
         if pending:
-            self.run.sync.apply(pending)
+            self.run.sync.submit(pending)

@@ -458,7 +458,4 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     # WAL lets readers go on while a writer commits; NORMAL sync is safe with WAL.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    # 32 MB of page cache (the default is 2 MB): members arrive in hash order, so inserts
-    # land all over the index and a small cache rereads pages from disk again and again.
-    cursor.execute("PRAGMA cache_size=-32000")
     cursor.close()

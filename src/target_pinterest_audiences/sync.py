@@ -8,6 +8,7 @@ told what Pinterest accepted, after it accepted it.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import nullcontext
@@ -161,6 +162,10 @@ class ListSync:
         self.chunk_size = options.records_per_request
         self._pool: ThreadPoolExecutor | None = None
         self._carry: dict[str, _Carry] = {}
+        # One batch waits while the sender works on another: reading stays one batch ahead.
+        self._batches: queue.Queue[Pending | None] = queue.Queue(maxsize=1)
+        self._sender: threading.Thread | None = None
+        self._failure: BaseException | None = None
 
     def _lock(self, name: str) -> threading.Lock:
         with self._locks_guard:
@@ -214,6 +219,43 @@ class ListSync:
         self.store.save_list(stored)
         return stored
 
+    def submit(self, pending: Pending) -> None:
+        """Hand a batch to the sender thread and go back to reading input.
+
+        Reading and classifying the next batch overlaps with this one's requests and store
+        writes. Batches are applied one after another, in order, so the last signal still
+        wins. :meth:`wait` (before any state leaves the target) returns only when every
+        submitted batch was accepted, and raises the first failure.
+        """
+        self._raise_failure()
+        with self._locks_guard:
+            if self._sender is None:
+                self._sender = threading.Thread(target=self._send_batches, name="sender", daemon=True)
+                self._sender.start()
+        self._batches.put(pending)
+
+    def wait(self) -> None:
+        """Return when every submitted batch was accepted; raise the first failure."""
+        self._batches.join()
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def _send_batches(self) -> None:
+        while True:
+            pending = self._batches.get()
+            try:
+                if pending is None:
+                    return
+                if self._failure is None:
+                    self.apply(pending)
+            except BaseException as exc:  # noqa: BLE001 - handed to the reading thread by wait()
+                self._failure = exc
+            finally:
+                self._batches.task_done()
+
     def apply(self, pending: Pending) -> None:
         """Send every list's pending changes; return only when Pinterest accepted them all.
 
@@ -228,6 +270,7 @@ class ListSync:
         Called before any state leaves the target and before a mirror snapshot ends, so a
         state never runs ahead of a change that waited for fuller requests.
         """
+        self.wait()
         with self._locks_guard:
             waiting = sorted(
                 (carry.audience, carry.list_type)
@@ -249,10 +292,14 @@ class ListSync:
         for future in futures:
             future.result()  # the first failure, once every list had its chance
 
-    def close(self) -> None:
-        """Stop the list threads."""
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the sender and the list threads; a failed run does not wait for them."""
+        if self._sender is not None and wait:
+            self._batches.put(None)
+            self._sender.join()
+        self._sender = None
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            self._pool.shutdown(wait=wait, cancel_futures=not wait)
             self._pool = None
 
     def apply_list(self, audience: str, list_type: str, signals: Mapping[str, bool], *, final: bool = True) -> None:

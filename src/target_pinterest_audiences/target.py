@@ -218,7 +218,7 @@ class TargetPinterestAudiences(Target):
         self._finished = True
         run = self.run
         self._progress.stop()
-        run.sync.close()
+        run.sync.close(wait=status == "succeeded")
         report = run.report
         report.status = status
         report.error = error
