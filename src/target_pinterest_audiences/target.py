@@ -22,6 +22,9 @@ from target_pinterest_audiences.tokens import follow_rotations
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
+#: Records between looks at the clock (record age, metrics) on the fast record path.
+CHECK_EVERY = 1000
+
 
 @dataclass
 class Run:
@@ -98,7 +101,8 @@ class TargetPinterestAudiences(Target):
         self._progress.start()
         self._finished = False
         self._ending = False
-        self._records_since_age_check = 0
+        self._records_since_check = 0
+        self._counted: dict[str, int] = {}
         config = self.config
         self._fast_records = not (
             config.get("stream_maps") or config.get("flattening_enabled") or config.get("add_record_metadata")
@@ -156,6 +160,8 @@ class TargetPinterestAudiences(Target):
     def process_endofpipe(self) -> None:
         """Drain everything, end mirror snapshots, emit state, then report."""
         self._ending = True
+        if self._fast_records:
+            self._count_records()
         super().process_endofpipe()
         # When no STATE came at all; otherwise already done before the last state left.
         self.run.sync.flush()
@@ -182,25 +188,34 @@ class TargetPinterestAudiences(Target):
         if not self._fast_records:
             super()._process_record_message(message_dict)
             return
-        self._assert_line_requires(message_dict, requires={"stream", "record"})
-        stream_name = message_dict["stream"]
-        sink = self._sinks_active.get(stream_name)
+        stream_name = message_dict.get("stream")
+        record = message_dict.get("record")
+        if stream_name is None or record is None:
+            self._assert_line_requires(message_dict, requires={"stream", "record"})
+        sink = self._sinks_active.get(stream_name)  # type: ignore[arg-type]
         if sink is None:
-            self._assert_sink_exists(stream_name)
-            sink = self.get_sink(stream_name)
-        record = message_dict["record"]
-        sink._validate_and_parse(record)  # noqa: SLF001 - the SDK's own per-record steps, in its order
+            self._assert_sink_exists(stream_name)  # type: ignore[arg-type]
+            sink = self.get_sink(stream_name)  # type: ignore[arg-type]
+        sink._validate_and_parse(record)  # type: ignore[arg-type]  # noqa: SLF001 - the SDK's steps, in its order
         if sink.key_properties:
-            sink._singer_validate_message(record)  # noqa: SLF001
+            sink._singer_validate_message(record)  # type: ignore[arg-type]  # noqa: SLF001
         sink.tally_record_read()
-        sink.process_record(record, sink._get_context(record))  # noqa: SLF001
-        sink.record_counter_metric.increment()
+        sink.process_record(record, sink._get_context(record))  # type: ignore[arg-type]  # noqa: SLF001
         if sink.is_full:
             self.drain_one(sink)
-        self._records_since_age_check += 1
-        if self._records_since_age_check >= 1000:  # noqa: PLR2004 - the clock, once a thousand records
-            self._records_since_age_check = 0
+        self._records_since_check += 1
+        if self._records_since_check >= CHECK_EVERY:
+            # The SDK's record counter and record-age clock, once a thousand records.
+            self._records_since_check = 0
+            self._count_records()
             self._handle_max_record_age()
+
+    def _count_records(self) -> None:
+        """Bring the SDK's record_count metrics up to the records read."""
+        for name, sink in self._sinks_active.items():
+            read = sink._total_records_read  # noqa: SLF001 - the SDK's own tally
+            sink.record_counter_metric.increment(read - self._counted.get(name, 0))
+            self._counted[name] = read
 
     def _process_activate_version_message(self, message_dict: dict[str, t.Any]) -> None:
         """ACTIVATE_VERSION: the stream's full snapshot is complete (mirror mode ends it)."""
