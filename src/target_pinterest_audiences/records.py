@@ -88,11 +88,6 @@ def parse_membership(value: object) -> bool:
     raise InvalidRecordError(msg)
 
 
-def _child(node: object, key: str) -> object:
-    """``node[key]`` when node is an object, else None (JSON objects decode to dicts)."""
-    return node.get(key) if isinstance(node, dict) else None
-
-
 def _present(value: object) -> bool:
     return value is not None and value != ""
 
@@ -118,31 +113,45 @@ def _audience_key(value: object) -> str:
     return key
 
 
-def _first_email(record: Mapping[str, Any], context: object) -> object:
-    email = _child(record.get("traits"), "email")
+def _email(record: Mapping[str, Any], context: dict[str, Any] | None) -> object:
+    """traits.email, properties.email, context.traits.email, email: the first present."""
+    traits = record.get("traits")
+    email = traits.get("email") if isinstance(traits, dict) else None
     if email is None or email == "":
-        email = _child(record.get("properties"), "email")
+        properties = record.get("properties")
+        email = properties.get("email") if isinstance(properties, dict) else None
         if email is None or email == "":
-            email = _child(_child(context, "traits"), "email")
+            context_traits = context.get("traits") if context is not None else None
+            email = context_traits.get("email") if isinstance(context_traits, dict) else None
             if email is None or email == "":
                 email = record.get("email")
     return email
 
 
-def _raw_identifiers(record: Mapping[str, Any]) -> dict[str, object]:
-    raw: dict[str, object] = {}
-    context = record.get("context")
-    email = _first_email(record, context)
-    if email is not None and email != "":
-        raw[EMAIL] = email
-    device = _child(context, "device")
-    if device is not None:
-        device_type = device.get("type")  # type: ignore[attr-defined]
+def _device_identifier(context: dict[str, Any], raw: dict[str, object]) -> None:
+    """context.device.advertisingId, as an IDFA or a MAID by context.device.type."""
+    device = context.get("device")
+    if isinstance(device, dict):
+        device_type = device.get("type")
         list_type = _DEVICE_TYPES.get(device_type.lower()) if isinstance(device_type, str) else None
         if list_type:
-            advertising_id = device.get("advertisingId")  # type: ignore[attr-defined]
+            advertising_id = device.get("advertisingId")
             if advertising_id is not None and advertising_id != "":
                 raw[list_type] = advertising_id
+
+
+def _raw_identifiers(record: Mapping[str, Any], context: object = None) -> dict[str, object]:
+    """The raw identifier of each type, found where the contract looks, first present wins."""
+    if context is None:
+        context = record.get("context")
+    if not isinstance(context, dict):
+        context = None
+    raw: dict[str, object] = {}
+    email = _email(record, context)
+    if email is not None and email != "":
+        raw[EMAIL] = email
+    if context is not None:
+        _device_identifier(context, raw)
     for list_type, keys in ((IDFA, _IDFA_KEYS), (MAID, _MAID_KEYS)):
         if list_type not in raw:
             for key in keys:
@@ -153,9 +162,9 @@ def _raw_identifiers(record: Mapping[str, Any]) -> dict[str, object]:
     return raw
 
 
-def extract_identifiers(record: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+def extract_identifiers(record: Mapping[str, Any], context: object = None) -> tuple[tuple[str, str], ...]:
     """Find, normalise and hash every identifier of a record, one per list type."""
-    raw = _raw_identifiers(record)
+    raw = _raw_identifiers(record, context)
     if not raw:
         msg = "no identifier (email, IDFA or Android advertising id)"
         raise InvalidRecordError(msg)
@@ -168,21 +177,21 @@ def extract_identifiers(record: Mapping[str, Any]) -> tuple[tuple[str, str], ...
     return tuple(hashed)
 
 
-def _persona_key(record: Mapping[str, Any]) -> object:
-    personas = _child(record.get("context"), "personas")
-    if personas is not None and personas.get("computation_class") == "audience":  # type: ignore[attr-defined]
-        return personas.get("computation_key")  # type: ignore[attr-defined]
+def _persona_key(context: object) -> object:
+    """The audience key a Segment Engage audience event carries in ``context.personas``."""
+    personas = context.get("personas") if isinstance(context, dict) else None
+    if isinstance(personas, dict) and personas.get("computation_class") == "audience":
+        return personas.get("computation_key")
     return None
 
 
 def _identify_signals(
-    record: Mapping[str, Any], selected: frozenset[str] | None
+    record: Mapping[str, Any], selected: frozenset[str] | None, persona_key: object
 ) -> tuple[tuple[str, bool], ...] | None:
     """Signals of a Segment identify call, or None when it names no audience."""
     traits = record.get("traits")
     traits = traits if isinstance(traits, dict) else {}
-    persona_key = _persona_key(record)
-    if _present(persona_key):
+    if persona_key is not None and persona_key != "":
         key = _audience_key(persona_key)
         if key not in traits:
             msg = "identify names an audience but its traits carry no membership for it"
@@ -196,13 +205,13 @@ def _identify_signals(
     return found or None
 
 
-def _track_signals(record: Mapping[str, Any]) -> tuple[tuple[str, bool], ...] | None:
+def _track_signals(record: Mapping[str, Any], persona_key: object) -> tuple[tuple[str, bool], ...] | None:
     """Signals of a Segment track call, or None when it names no audience."""
     properties = record.get("properties")
     properties = properties if isinstance(properties, dict) else {}
     raw_key = properties.get("audience_key")
     if not _present(raw_key):
-        raw_key = _persona_key(record)
+        raw_key = persona_key
         if not _present(raw_key):
             return None
     key = _audience_key(raw_key)
@@ -222,8 +231,15 @@ def classify(record: Mapping[str, Any], stream: str, selected: frozenset[str] | 
     Raises :class:`InvalidRecordError` for a record that cannot be used.
     """
     signals: tuple[tuple[str, bool], ...]
-    if record.get("type") in SEGMENT_TYPES:
-        found = _identify_signals(record, selected) if record["type"] == "identify" else _track_signals(record)
+    kind = record.get("type")
+    context = record.get("context")
+    if kind in SEGMENT_TYPES:
+        persona_key = _persona_key(context)
+        found = (
+            _identify_signals(record, selected, persona_key)
+            if kind == "identify"
+            else _track_signals(record, persona_key)
+        )
         if found is None:
             return Ignored("not an audience event")
         signals = found
@@ -239,7 +255,7 @@ def classify(record: Mapping[str, Any], stream: str, selected: frozenset[str] | 
         if not signals:
             return Ignored("audience not in the audiences setting")
     try:
-        return Membership(signals, extract_identifiers(record))
+        return Membership(signals, extract_identifiers(record, context))
     except InvalidRecordError as exc:
         exc.audiences = tuple(audience for audience, _ in signals)
         raise
