@@ -95,6 +95,19 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 # -- the flow in-process --------------------------------------------------------------------------
 
 
+def assert_kept_encrypted(store_url: str, refresh_token: str) -> None:
+    """The store holds the refresh token where the target looks, and only encrypted."""
+    store = Store.open(store_url)
+    try:
+        key = token_key(CLIENT_ID, refresh_token)
+        assert load_refresh_token(store, key, CLIENT_SECRET) == refresh_token
+        sealed = store.refresh_token(key)
+        assert sealed is not None
+        assert refresh_token not in sealed
+    finally:
+        store.close()
+
+
 def test_run_login_round_trip(emulator: PinterestEmulator, store_url: str) -> None:
     options = oauth.LoginOptions(
         client_id=CLIENT_ID,
@@ -155,15 +168,7 @@ def test_stored_refresh_token_is_found_and_works(emulator: PinterestEmulator, st
     printed = json.loads(out.getvalue())
     refresh_token = printed["settings"]["refresh_token"]
 
-    store = Store.open(store_url)
-    try:
-        key = token_key(CLIENT_ID, refresh_token)
-        assert load_refresh_token(store, key, CLIENT_SECRET) == refresh_token
-        sealed = store.refresh_token(key)
-        assert sealed is not None
-        assert refresh_token not in sealed  # kept encrypted
-    finally:
-        store.close()
+    assert_kept_encrypted(store_url, refresh_token)
 
     # The target, configured with that token, can renew access tokens with it.
     client = PinterestClient(
@@ -389,15 +394,7 @@ def test_executable_login_round_trip(emulator: PinterestEmulator, store_url: str
     assert settings["ad_account_id"] == AD_ACCOUNT
     refresh_token = settings["refresh_token"]
     assert refresh_token in emulator.refresh_tokens
-    store = Store.open(store_url)
-    try:
-        key = token_key(CLIENT_ID, refresh_token)
-        assert load_refresh_token(store, key, CLIENT_SECRET) == refresh_token
-        sealed = store.refresh_token(key)
-        assert sealed is not None
-        assert refresh_token not in sealed  # kept encrypted
-    finally:
-        store.close()
+    assert_kept_encrypted(store_url, refresh_token)
     assert "Warning" in rest
     for secret in issued_secrets(emulator):
         assert secret not in url + rest
