@@ -340,3 +340,23 @@ def test_about_json_lists_every_setting() -> None:
     )
     assert settings["client_secret"]["secret"] is True
     assert about["name"] == "target-pinterest-audiences"
+
+
+def test_partial_requests_wait_for_the_next_batch(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    emails = [f"user{i}@example.com" for i in range(23)]
+    leavers = [{"audience": "big_audience", "email": email, "in_audience": False} for email in emails[:2]]
+    records = [{"audience": "big_audience", "email": email} for email in emails] + leavers
+    target_config |= {"records_per_request": 5, "batch_size_rows": 4}
+    result = run_target(target_config, singer_lines("rows", records, state={"done": True}), tmp_path)
+    assert result.returncode == 0, result.last_line
+    assert held(emulator) == {"big_audience (EMAIL)": frozenset(sha(e) for e in emails[2:])}
+    sent = [
+        (r.body.get("operation_type", "CREATE"), len(str(r.body["records"]).split(",")))  # type: ignore[union-attr,index]
+        for r in emulator.requests
+        if r.method in ("POST", "PATCH") and "customer_lists" in r.path
+    ]
+    # Seven batches of four records, yet full requests: 23 adds in five, two removes in one.
+    assert sent == [("CREATE", 5), ("ADD", 5), ("ADD", 5), ("ADD", 5), ("ADD", 3), ("REMOVE", 2)]
+    assert result.states == [{"done": True}]
