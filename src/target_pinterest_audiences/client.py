@@ -27,6 +27,8 @@ DEFAULT_API_URL = "https://api.pinterest.com/v5"
 #: Statuses worth another try: rate limiting and server-side failures (contract, Semantics).
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 HTTP_TOO_MANY_REQUESTS = 429
+#: Renewals one call may make (one per refused token) before the token counts as revoked.
+MAX_RENEWALS = 3
 #: customer_lists/list allows page_size 1..250 (spec, ``query_page_size``).
 MAX_PAGE_SIZE = 250
 #: Seconds to connect and to wait for a reply; Pinterest answers list updates in well under.
@@ -341,7 +343,9 @@ class PinterestClient:
         url = self.api_url + path
         deadline = time.monotonic() + self._max_retry_seconds
         attempt = 0
-        renewed = False
+        # Tokens this call saw refused: each is renewed once. Another thread may renew in
+        # between, and a short-lived token may expire again before this call retries.
+        refused: set[str] = set()
         while True:
             headers = {}
             token = None
@@ -370,8 +374,13 @@ class PinterestClient:
                 response = reply
                 if response.status_code < 400:  # noqa: PLR2004
                     return response
-                if response.status_code == 401 and token is not None and not renewed:  # noqa: PLR2004
-                    renewed = True
+                if (
+                    response.status_code == 401  # noqa: PLR2004
+                    and token is not None
+                    and token not in refused
+                    and len(refused) < MAX_RENEWALS
+                ):
+                    refused.add(token)
                     self.renew_token(token)
                     continue
                 if response.status_code not in RETRY_STATUSES:
