@@ -63,7 +63,6 @@ class SyncOptions:
     records_per_request: int
     sync_mode: str = "changes"
     create_audience: bool = True
-    dry_run: bool = False
     max_removal_fraction: float = 0.5
     parallel_requests: int = 4
 
@@ -132,7 +131,7 @@ class ListSync:
 
     Mirror mode marks every member a snapshot contains with the snapshot's number (``seen``
     in the store); when the snapshot ends, the members of its audiences' lists that carry
-    another mark are the ones to remove. The diff is paged out of the store by key, so a
+    an older mark (marks only grow) are the ones to remove. The diff is paged out of the store by key, so a
     million-member list mirrors in bounded memory.
     """
 
@@ -404,27 +403,27 @@ class ListSync:
     ) -> tuple[StoredList, list[str]]:
         """Create a list with its first ADD records; return it and the adds still to send."""
         row.created = True
-        if self.client is None:
-            first, rest = adds[: self.chunk_size], adds[self.chunk_size :]
-            self.report.count(row, added=len(first))
-            logger.info("Dry run: would create customer list '%s' (%s).", name, list_type)
-            placeholder = StoredList(
-                self.options.ad_account_id, name, "", list_type, None, members_known=True, audience=audience
-            )
-            return placeholder, rest
         while True:
             first, rest = adds[: self.chunk_size], adds[self.chunk_size :]
+            if self.client is None:
+                logger.info("Dry run: would create customer list '%s' (%s).", name, list_type)
+                stored = StoredList(
+                    self.options.ad_account_id, name, "", list_type, None, members_known=True, audience=audience
+                )
+                break
             try:
                 created = self.client.create_customer_list(self.options.ad_account_id, name, list_type, first)
-                break
             except PinterestError as exc:
                 if not self._too_large(exc, first):
                     raise
+                continue
+            stored = self._remember(name, audience, list_type, str(created["id"]), members_known=True)
+            self.store.record_accepted(stored.list_id, ADD, first, seen=mark)
+            logger.info("Created customer list '%s' (%s), id %s.", name, list_type, stored.list_id)
+            stored = self._ensure_audience(stored, search=False)
+            break
         self.report.count(row, added=len(first))
-        stored = self._remember(name, audience, list_type, str(created["id"]), members_known=True)
-        self.store.record_accepted(stored.list_id, ADD, first, seen=mark)
-        logger.info("Created customer list '%s' (%s), id %s.", name, list_type, stored.list_id)
-        return self._ensure_audience(stored, search=False), rest
+        return stored, rest
 
     def _ensure_audience(self, stored: StoredList, *, search: bool = True) -> StoredList:
         """Give a list its CUSTOMER_LIST audience when create_audience asks for one.

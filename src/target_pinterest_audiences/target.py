@@ -64,7 +64,6 @@ def build_run(config: Mapping[str, t.Any]) -> Run:
         records_per_request=int(config.get("records_per_request") or settings.DEFAULT_RECORDS_PER_REQUEST),
         sync_mode=str(config.get("sync_mode") or "changes"),
         create_audience=bool(config.get("create_audience", True)),
-        dry_run=dry_run,
         max_removal_fraction=float(config.get("max_removal_fraction", 0.5)),
         parallel_requests=int(config.get("parallel_requests", settings.DEFAULT_PARALLEL_REQUESTS)),
     )
@@ -135,11 +134,9 @@ class TargetPinterestAudiences(Target):
         target = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
         try:
             target.listen(file_input)
-        except INPUT_ERRORS:
-            target.deliver_before_failing()
-            target.finish("failed", error=str(sys.exc_info()[1]))
-            raise
         except BaseException as exc:
+            if isinstance(exc, INPUT_ERRORS):
+                target.deliver_before_failing()
             target.finish("failed", error=" ".join(str(exc).split()) or type(exc).__name__)
             raise
 
@@ -239,9 +236,7 @@ class TargetPinterestAudiences(Target):
         report.error = error
         if status == "succeeded":
             run.sync.read_statuses()
-        client = run.sync.client
-        if client is not None:
-            report.requests, report.retries = client.stats.requests, client.stats.retries
+        report.requests, report.retries = report.live_calls()
         for line in report.table().splitlines():
             self.logger.info("%s", line)
         for row in report.too_small():
