@@ -159,7 +159,7 @@ class AudienceSink(BatchSink):
         self.audiences_seen = set()
 
     def process_batch(self, context: dict[str, t.Any]) -> None:
-        """Send the batch; return only once Pinterest accepted all of it, else raise."""
+        """Hand the batch to the sender; no state leaves before it was accepted (ListSync.wait)."""
         pending: Pending = context.get("pending") or {}
         if pending:
             self.run.sync.submit(pending)
