@@ -62,17 +62,39 @@ class TargetRun:
         return lines[-1] if lines else ""
 
 
-@pytest.fixture
-def target_config(emulator: PinterestEmulator, tmp_path: Path) -> dict[str, Any]:
-    """Settings that point the target at the emulator, with a store and report in tmp_path."""
+def emulator_settings(emulator: PinterestEmulator, tmp_path: Path) -> dict[str, Any]:
+    """Settings that point the target at an emulator, with a store and report in tmp_path (no credentials)."""
     return {
         "ad_account_id": AD_ACCOUNT,
-        "access_token": ACCESS_TOKEN,
         "api_url": emulator.url,
         "store_url": f"sqlite:///{tmp_path / 'store.db'}",
         "report_path": str(tmp_path / "report.json"),
         "max_requests_per_second": 0,
     }
+
+
+@pytest.fixture
+def target_config(emulator: PinterestEmulator, tmp_path: Path) -> dict[str, Any]:
+    """Settings for the emulator fixture, with its static access token."""
+    return {**emulator_settings(emulator, tmp_path), "access_token": ACCESS_TOKEN}
+
+
+def held(emulator: PinterestEmulator) -> dict[str, frozenset[str]]:
+    """Every list the emulator holds, by name; fails on two lists of one name."""
+    lists = emulator.customer_lists()
+    names = [item.name for item in lists]
+    assert len(names) == len(set(names)), f"duplicate lists: {sorted(names)}"
+    return {item.name: item.members for item in lists}
+
+
+def assert_one_audience_per_list(emulator: PinterestEmulator) -> None:
+    """Each list has one CUSTOMER_LIST audience of its own name, and no audience is without a list."""
+    audiences = emulator.audiences()
+    by_list = sorted(str(a["rule"]["customer_list_id"]) for a in audiences)
+    assert by_list == sorted(item.id for item in emulator.customer_lists())
+    assert {a["audience_type"] for a in audiences} == {"CUSTOMER_LIST"}
+    names = {item.id: item.name for item in emulator.customer_lists()}
+    assert all(a["name"] == names[str(a["rule"]["customer_list_id"])] for a in audiences)
 
 
 def run_target(config: dict[str, Any], singer_input: str | Path, tmp_path: Path, *extra: str) -> TargetRun:

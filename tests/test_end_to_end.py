@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import DATA, EXECUTABLE, run_target, sha, singer_lines
+from conftest import DATA, EXECUTABLE, assert_one_audience_per_list, held, run_target, sha, singer_lines
 from target_pinterest_audiences.emulator import Faults, PinterestEmulator
 
 SEGMENT = DATA / "segment_audiences.singer"
@@ -41,26 +41,9 @@ EXPECTED: dict[Path, dict[str, frozenset[str]]] = {
 }
 
 
-def held(emulator: PinterestEmulator) -> dict[str, frozenset[str]]:
-    """Every list the emulator holds, by name; fails on two lists of one name."""
-    lists = emulator.customer_lists()
-    names = [item.name for item in lists]
-    assert len(names) == len(set(names)), f"duplicate lists: {sorted(names)}"
-    return {item.name: item.members for item in lists}
-
-
 def writes(emulator: PinterestEmulator, since: int = 0) -> list[str]:
     """The write requests (POST/PATCH) the emulator received, after the first ``since``."""
     return [f"{r.method} {r.path}" for r in emulator.requests[since:] if r.method in ("POST", "PATCH")]
-
-
-def assert_one_audience_per_list(emulator: PinterestEmulator) -> None:
-    audiences = emulator.audiences()
-    by_list = sorted(str(a["rule"]["customer_list_id"]) for a in audiences)
-    assert by_list == sorted(item.id for item in emulator.customer_lists())
-    assert {a["audience_type"] for a in audiences} == {"CUSTOMER_LIST"}
-    names = {item.id: item.name for item in emulator.customer_lists()}
-    assert all(a["name"] == names[str(a["rule"]["customer_list_id"])] for a in audiences)
 
 
 def test_all_three_shapes_end_with_exact_members(

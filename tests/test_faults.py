@@ -17,7 +17,17 @@ from typing import Any
 
 import pytest
 
-from conftest import AD_ACCOUNT, EXECUTABLE, openapi_path, run_target, sha, singer_lines
+from conftest import (
+    AD_ACCOUNT,
+    EXECUTABLE,
+    assert_one_audience_per_list,
+    emulator_settings,
+    held,
+    openapi_path,
+    run_target,
+    sha,
+    singer_lines,
+)
 from target_pinterest_audiences.emulator import Faults, PinterestEmulator
 
 CLIENT = {"client_id": "emulator-client-id", "client_secret": "emulator-client-secret"}
@@ -34,16 +44,7 @@ def rotating() -> Iterator[PinterestEmulator]:
 
 
 def refresh_config(emulator: PinterestEmulator, tmp_path: Path, **extra: Any) -> dict[str, Any]:
-    return {
-        "ad_account_id": AD_ACCOUNT,
-        "refresh_token": REFRESH,
-        **CLIENT,
-        "api_url": emulator.url,
-        "store_url": f"sqlite:///{tmp_path / 'store.db'}",
-        "report_path": str(tmp_path / "report.json"),
-        "max_requests_per_second": 0,
-        **extra,
-    }
+    return {**emulator_settings(emulator, tmp_path), "refresh_token": REFRESH, **CLIENT, **extra}
 
 
 def workload(size: int) -> tuple[str, dict[str, frozenset[str]]]:
@@ -80,17 +81,6 @@ def workload(size: int) -> tuple[str, dict[str, frozenset[str]]]:
                 expected[name].add(sha(value))
     text = singer_lines("segment_audiences", records, state={"bookmarks": {"segment_audiences": size}})
     return text, {name: frozenset(values) for name, values in expected.items()}
-
-
-def held(emulator: PinterestEmulator) -> dict[str, frozenset[str]]:
-    lists = emulator.customer_lists()
-    assert len({item.name for item in lists}) == len(lists), "a list name exists twice"
-    return {item.name: item.members for item in lists}
-
-
-def assert_one_audience_per_list(emulator: PinterestEmulator) -> None:
-    on = sorted(str(a["rule"]["customer_list_id"]) for a in emulator.audiences())
-    assert on == sorted(item.id for item in emulator.customer_lists())
 
 
 def test_a_quarter_of_requests_failing_every_way_still_ends_exact(rotating: PinterestEmulator, tmp_path: Path) -> None:
