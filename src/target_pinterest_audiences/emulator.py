@@ -499,7 +499,8 @@ def parse_records(records: object, list_type: str) -> list[str]:
     values = records.split(",")
     total = len(values)
     for number, value in enumerate(values, start=1):
-        where = f"record {number} of {total}"
+        if _is_hashed(value):
+            continue  # lowercase hex of a hash's length: right for every list type
         problem = None
         if not value:
             problem = "is empty"
@@ -512,7 +513,7 @@ def parse_records(records: object, list_type: str) -> list[str]:
         elif list_type == "EMAIL" and not (_is_hashed(value) or _is_plain_email(value)):
             problem = "is neither a lowercase email nor a hashed one (MD5, SHA-1, SHA-256 hex)"
         if problem:
-            raise _invalid(f"{where} {problem}")
+            raise _invalid(f"record {number} of {total} {problem}")
     return values
 
 
