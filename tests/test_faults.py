@@ -224,3 +224,32 @@ def test_client_pacing_stays_under_the_quota(
     assert result.returncode == 0, result.last_line
     assert emulator.quota_rejections == 0
     assert sum(len(members) for members in held(emulator).values()) == 30
+
+
+def test_a_list_that_fails_does_not_cost_the_others_their_record(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """The store learns of every accepted request of a batch, even when another list of it fails.
+
+    Run 2 adds to two lists, one after the other; the second is refused (HTTP 400), so the run
+    fails. Rerun, the first list must be unchanged (its run-2 members recorded), the second sent.
+    """
+    target_config["parallel_requests"] = 1
+    first = [{"audience": name, "email": "a@example.com"} for name in ("alpha", "beta")]
+    assert run_target(target_config, singer_lines("rows", first), tmp_path).returncode == 0
+    second = [{"audience": name, "email": "b@example.com"} for name in ("alpha", "beta")]
+    emulator.faults = Faults(fail_nth={2: 400})
+    failed = run_target(target_config, singer_lines("rows", second), tmp_path)
+    assert failed.returncode == 1
+    assert "beta (EMAIL)" in failed.last_line
+    assert held(emulator)["alpha (EMAIL)"] == frozenset({sha("a@example.com"), sha("b@example.com")})
+    emulator.faults = Faults()
+    emulator.requests.clear()
+    rerun = run_target(target_config, singer_lines("rows", second), tmp_path)
+    assert rerun.returncode == 0, rerun.last_line
+    patched = {r.path.rsplit("/", 1)[-1] for r in emulator.requests if r.method == "PATCH"}
+    ids = {item.name: item.id for item in emulator.customer_lists()}
+    assert patched == {ids["beta (EMAIL)"]}
+    assert held(emulator) == {
+        name: frozenset({sha("a@example.com"), sha("b@example.com")}) for name in ("alpha (EMAIL)", "beta (EMAIL)")
+    }

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from target_pinterest_audiences.client import CallStats, PinterestError
-from target_pinterest_audiences.store import Store, StoredList
+from target_pinterest_audiences.store import Accepted, Store, StoredList
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -165,6 +165,8 @@ class ListSync:
         self._batches: queue.Queue[Pending | None] = queue.Queue(maxsize=1)
         self._sender: threading.Thread | None = None
         self._failure: BaseException | None = None
+        # Requests Pinterest accepted that the store has not recorded yet (see _each_list).
+        self._accepted: list[Accepted] = []
 
     def _lock(self, name: str) -> threading.Lock:
         with self._locks_guard:
@@ -279,17 +281,30 @@ class ListSync:
         self._each_list([(audience, kind, {}, True) for audience, kind in waiting])
 
     def _each_list(self, work: list[tuple[str, str, Mapping[str, bool], bool]]) -> None:
-        if self.client is None or self.options.parallel_requests < 2 or len(work) < 2:  # noqa: PLR2004
-            for audience, list_type, signals, final in work:
-                self.apply_list(audience, list_type, signals, final=final)
-            return
+        """Apply each list's signals; then record what Pinterest accepted, in one transaction.
+
+        The store learns of the accepted requests before this returns, failed or not, and
+        so before the next batch is planned against it and before any state leaves.
+        """
+        try:
+            if self.client is None or self.options.parallel_requests < 2 or len(work) < 2:  # noqa: PLR2004
+                for audience, list_type, signals, final in work:
+                    self.apply_list(audience, list_type, signals, final=final)
+                return
+            with self._locks_guard:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self.options.parallel_requests, thread_name_prefix="lists")
+            futures = [self._pool.submit(self.apply_list, a, k, s, final=f) for a, k, s, f in work]
+            wait(futures)
+            for future in futures:
+                future.result()  # the first failure, once every list had its chance
+        finally:
+            self._record_accepted()
+
+    def _record_accepted(self) -> None:
         with self._locks_guard:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.options.parallel_requests, thread_name_prefix="lists")
-        futures = [self._pool.submit(self.apply_list, a, k, s, final=f) for a, k, s, f in work]
-        wait(futures)
-        for future in futures:
-            future.result()  # the first failure, once every list had its chance
+            accepted, self._accepted = self._accepted, []
+        self.store.record_all(accepted)
 
     def close(self, *, wait: bool = True) -> None:
         """Stop the sender and the list threads; a failed run does not wait for them."""
@@ -315,6 +330,8 @@ class ListSync:
                     # Deleted in Ads Manager since the store learnt its id: forget it, start over.
                     logger.warning("Customer list '%s' (id %s) is gone; it is made again.", name, gone.list_id)
                     self.store.forget_list(self.options.ad_account_id, name, gone.list_id)
+                    with self._locks_guard:
+                        self._accepted = [item for item in self._accepted if item.list_id != gone.list_id]
                     self._lists.pop(name, None)
                     with self._remote_lock:
                         if self._remote is not None:
@@ -418,7 +435,7 @@ class ListSync:
                     raise
                 continue
             stored = self._remember(name, audience, list_type, str(created["id"]), members_known=True)
-            self.store.record_accepted(stored.list_id, ADD, first, seen=mark)
+            self._accept(stored.list_id, ADD, first, mark)
             logger.info("Created customer list '%s' (%s), id %s.", name, list_type, stored.list_id)
             stored = self._ensure_audience(stored, search=False)
             break
@@ -464,7 +481,12 @@ class ListSync:
             self._send(stored, operation, chunk[:half], mark)
             self._send(stored, operation, chunk[half:], mark)
             return
-        self.store.record_accepted(stored.list_id, operation, chunk, seen=mark)
+        self._accept(stored.list_id, operation, chunk, mark)
+
+    def _accept(self, list_id: str, operation: str, members: list[str], mark: int | None) -> None:
+        """Note a request Pinterest accepted, for the store (recorded at the end of _each_list)."""
+        with self._locks_guard:
+            self._accepted.append(Accepted(list_id, operation, members, mark))
 
     def _too_large(self, exc: PinterestError, chunk: list[str]) -> bool:
         """Whether a refusal means "too large" and splitting can help; later chunks shrink too."""
@@ -535,7 +557,9 @@ class ListSync:
                 # Removed members leave the store, so the first page is always the next one.
                 while page := self.store.unseen_members(stored.list_id, mark, self.chunk_size, ordered=False):
                     self._update(stored, REMOVE, page, row, None)
+                    self._record_accepted()  # the next page is asked for without these
             finally:
+                self._record_accepted()
                 self.report.count(row, requests=calls.requests, retries=calls.retries)
 
     def read_statuses(self) -> None:
