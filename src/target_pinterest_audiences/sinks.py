@@ -34,12 +34,14 @@ class CompiledValidator(BaseJSONSchemaValidator):
     def __init__(self, schema: dict[str, t.Any]) -> None:
         """Compile once per stream."""
         super().__init__(schema)
-        self._check = fastjsonschema.compile(schema, use_default=False, use_formats=False)
+        self.check: t.Callable[[dict[str, t.Any]], object] = fastjsonschema.compile(
+            schema, use_default=False, use_formats=False
+        )
 
     def validate(self, record: dict[str, t.Any]) -> None:
         """Raise the SDK's InvalidRecord, caused by the compiler's error."""
         try:
-            self._check(record)
+            self.check(record)
         except fastjsonschema.JsonSchemaValueException as exc:
             raise InvalidRecord(exc.message, record) from exc
 
@@ -70,6 +72,14 @@ class AudienceSink(BatchSink):
         self.position = 0
         self.mirror = self.run.sync.options.mirror
         self.audiences_seen: set[str] = set()
+        # Worked out once, not per record: the batch size, and the schema check to run.
+        self.batch_limit = self.max_size
+        validator = self._validator
+        self._check = validator.check if isinstance(validator, CompiledValidator) else None
+        # The SDK checks that every key property is present; a schema that requires them
+        # all, checked on every record, already has.
+        keys = set(self.key_properties or ())
+        self.check_keys = bool(keys) and not (validator is not None and keys <= set(schema.get("required") or ()))
 
     def start_batch(self, context: dict[str, t.Any]) -> None:
         """Start an empty set of pending signals."""
@@ -123,25 +133,32 @@ class AudienceSink(BatchSink):
         The SDK's version logs the whole record with the error, and parses date-times this
         target never reads; both are left out.
         """
-        if self._validator is not None:
+        check = self._check
+        if check is not None:
+            try:
+                check(record)
+            except fastjsonschema.JsonSchemaValueException as exc:
+                raise self._schema_error(exc) from None
+        elif self._validator is not None:
             try:
                 self._validator.validate(record)
             except InvalidRecord as exc:
-                cause = exc.__cause__
-                if isinstance(cause, fastjsonschema.JsonSchemaValueException):
-                    parts, rule = (cause.path or [])[1:], cause.rule or "schema"
-                    message = str(cause.message).replace(str(cause.name), "/".join(map(str, parts)) or "record", 1)
-                else:
-                    parts, rule = list(getattr(cause, "absolute_path", ())), getattr(cause, "validator", "schema")
-                    message = str(getattr(cause, "message", rule))
-                path = "/".join(str(part) for part in parts) or "record"
-                # A 'required' message names properties of the schema; others would echo values.
-                problem = message if rule == "required" else f"{path} fails '{rule}'"
-                where = f"stream '{self.stream_name}', record {self.position + 1}"
-                raise RecordSchemaError(
-                    f"Record does not match its SCHEMA ({where}): {problem}. Fix the tap or its schema."
-                ) from None
+                raise self._schema_error(exc.__cause__) from None
         return record
+
+    def _schema_error(self, cause: BaseException | None) -> RecordSchemaError:
+        """The one line for a record that breaks its SCHEMA: path and rule, never a value."""
+        if isinstance(cause, fastjsonschema.JsonSchemaValueException):
+            parts, rule = (cause.path or [])[1:], cause.rule or "schema"
+            message = str(cause.message).replace(str(cause.name), "/".join(map(str, parts)) or "record", 1)
+        else:
+            parts, rule = list(getattr(cause, "absolute_path", ())), getattr(cause, "validator", "schema")
+            message = str(getattr(cause, "message", rule))
+        path = "/".join(str(part) for part in parts) or "record"
+        # A 'required' message names properties of the schema; others would echo values.
+        problem = message if rule == "required" else f"{path} fails '{rule}'"
+        where = f"stream '{self.stream_name}', record {self.position + 1}"
+        return RecordSchemaError(f"Record does not match its SCHEMA ({where}): {problem}. Fix the tap or its schema.")
 
     def _after_process_record(self, context: dict[str, t.Any]) -> None:
         """Skip the SDK's per-record debug line: it would print the pending signals."""

@@ -180,7 +180,8 @@ class TargetPinterestAudiences(Target):
 
         The SDK's general path copies every record, runs the identity map, and handles
         metadata columns this target never writes; for millions of records that is most of
-        the cost. The checks stay: the schema (compiled), key properties, batch size, age.
+        the cost. The checks stay: the schema (compiled), key properties (unless the schema
+        requires them all, when its check already covers them), batch size, record age.
         """
         if not self._fast_records:
             super()._process_record_message(message_dict)
@@ -189,16 +190,16 @@ class TargetPinterestAudiences(Target):
         record = message_dict.get("record")
         if stream_name is None or record is None:
             self._assert_line_requires(message_dict, requires={"stream", "record"})
-        sink = self._sinks_active.get(stream_name)  # type: ignore[arg-type]
+        sink = t.cast("AudienceSink | None", self._sinks_active.get(stream_name))  # type: ignore[arg-type]
         if sink is None:
             self._assert_sink_exists(stream_name)  # type: ignore[arg-type]
-            sink = self.get_sink(stream_name)  # type: ignore[arg-type]
+            sink = t.cast("AudienceSink", self.get_sink(stream_name))  # type: ignore[arg-type]
         sink._validate_and_parse(record)  # type: ignore[arg-type]  # noqa: SLF001 - the SDK's steps, in its order
-        if sink.key_properties:
+        if sink.check_keys:
             sink._singer_validate_message(record)  # type: ignore[arg-type]  # noqa: SLF001
         sink.tally_record_read()
         sink.process_record(record, sink._get_context(record))  # type: ignore[arg-type]  # noqa: SLF001
-        if sink.is_full:
+        if sink.current_size >= sink.batch_limit:  # the SDK's is_full, its limit worked out once
             self.drain_one(sink)
         self._records_since_check += 1
         if self._records_since_check >= CHECK_EVERY:
