@@ -36,8 +36,9 @@ _T = TypeVar("_T")
 
 DEFAULT_STORE_PATH = Path(".target-pinterest-audiences") / "store.db"
 SCHEMA_VERSION = 3
-#: WAL pages between checkpoints (see _sqlite_pragmas).
-WAL_CHECKPOINT_PAGES = 10_000
+#: WAL pages between checkpoints, and the WAL file's size kept after one (see _sqlite_pragmas).
+WAL_CHECKPOINT_PAGES = 50_000
+WAL_KEEP_BYTES = 64 * 1024 * 1024
 #: Members per statement (passed as one JSON array or one PostgreSQL array).
 CHUNK = 5_000
 
@@ -524,8 +525,10 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     # WAL lets readers go on while a writer commits; NORMAL sync is safe with WAL.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    # Members are random keys: each write touches pages all over the table. Copying the WAL
-    # back every 10,000 pages (SQLite's default: 1,000) writes a page touched by several
-    # commits once, and syncs a tenth as often; the WAL file grows to ~40 MB meanwhile.
+    # Members are random keys: each commit touches pages all over the table. Copying the WAL
+    # back every 50,000 pages (SQLite's default: 1,000) writes a page that several commits
+    # touched once, and syncs a fiftieth as often; the WAL file grows to ~200 MB meanwhile,
+    # and is cut back to 64 MB after each checkpoint.
     cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
     cursor.close()
