@@ -19,7 +19,7 @@ from target_pinterest_audiences.client import CallStats, PinterestError
 from target_pinterest_audiences.store import Accepted, Store, StoredList
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator, Mapping, Sequence
 
     from target_pinterest_audiences.client import PinterestClient
     from target_pinterest_audiences.report import ListReport, RunReport
@@ -28,6 +28,12 @@ logger = logging.getLogger(__name__)
 
 ADD = "ADD"
 REMOVE = "REMOVE"
+
+#: Accepted members held before the store records them in one transaction. Members are
+#: random keys, so a commit writes a page of the table for nearly every member in it; the
+#: more a commit holds, the more members share a page. A state, a flush or a failure records
+#: them sooner; until then lookups see them through ListSync's overlay.
+RECORD_EVERY = 100_000
 
 #: Pinterest's answer to a body it finds too large (RFC 9110 section 15.5.14).
 HTTP_TOO_LARGE = 413
@@ -165,8 +171,11 @@ class ListSync:
         self._batches: queue.Queue[Pending | None] = queue.Queue(maxsize=1)
         self._sender: threading.Thread | None = None
         self._failure: BaseException | None = None
-        # Requests Pinterest accepted that the store has not recorded yet (see _each_list).
+        # Requests Pinterest accepted that the store has not recorded yet (see _each_list),
+        # and per list id what they say of each member (True: added, False: removed).
         self._accepted: list[Accepted] = []
+        self._accepted_members = 0
+        self._overlay: dict[str, dict[str, bool]] = {}
 
     def _lock(self, name: str) -> threading.Lock:
         with self._locks_guard:
@@ -263,7 +272,8 @@ class ListSync:
         Lists go in parallel (``parallel_requests`` at once), each on its thread's keep-alive
         session, so network latency overlaps; pacing still bounds the total rate.
         """
-        self._each_list([(audience, kind, signals, False) for (audience, kind), signals in sorted(pending.items())])
+        work = [(audience, kind, signals, False) for (audience, kind), signals in sorted(pending.items())]
+        self._each_list(work, record=False)
 
     def flush(self, audiences: set[str] | None = None) -> None:
         """Send what batches left over (less than a request's worth), for these audiences or all.
@@ -278,32 +288,41 @@ class ListSync:
                 for carry in self._carry.values()
                 if audiences is None or carry.audience in audiences
             )
-        self._each_list([(audience, kind, {}, True) for audience, kind in waiting])
+        self._each_list([(audience, kind, {}, True) for audience, kind in waiting], record=True)
 
-    def _each_list(self, work: list[tuple[str, str, Mapping[str, bool], bool]]) -> None:
+    def _each_list(self, work: Sequence[tuple[str, str, Mapping[str, bool], bool]], *, record: bool) -> None:
         """Apply each list's signals; then record what Pinterest accepted, in one transaction.
 
-        The store learns of the accepted requests before this returns, failed or not, and
-        so before the next batch is planned against it and before any state leaves.
+        The store records the accepted requests when ``record`` says so (a flush: before any
+        state leaves), when they add up to RECORD_EVERY members, and when a list failed.
         """
         try:
-            if self.client is None or self.options.parallel_requests < 2 or len(work) < 2:  # noqa: PLR2004
-                for audience, list_type, signals, final in work:
-                    self.apply_list(audience, list_type, signals, final=final)
-                return
-            with self._locks_guard:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(self.options.parallel_requests, thread_name_prefix="lists")
-            futures = [self._pool.submit(self.apply_list, a, k, s, final=f) for a, k, s, f in work]
-            wait(futures)
-            for future in futures:
-                future.result()  # the first failure, once every list had its chance
-        finally:
+            self._apply_each(work)
+        except BaseException:
             self._record_accepted()
+            raise
+        self._record_accepted(force=record)
 
-    def _record_accepted(self) -> None:
+    def _apply_each(self, work: Sequence[tuple[str, str, Mapping[str, bool], bool]]) -> None:
+        if self.client is None or self.options.parallel_requests < 2 or len(work) < 2:  # noqa: PLR2004
+            for audience, list_type, signals, final in work:
+                self.apply_list(audience, list_type, signals, final=final)
+            return
         with self._locks_guard:
-            accepted, self._accepted = self._accepted, []
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.options.parallel_requests, thread_name_prefix="lists")
+        futures = [self._pool.submit(self.apply_list, a, k, s, final=f) for a, k, s, f in work]
+        wait(futures)
+        for future in futures:
+            future.result()  # the first failure, once every list had its chance
+
+    def _record_accepted(self, *, force: bool = True) -> None:
+        """Record the accepted requests in the store (unless too few wait and not ``force``)."""
+        with self._locks_guard:
+            if not force and self._accepted_members < RECORD_EVERY:
+                return
+            accepted, self._accepted, self._accepted_members = self._accepted, [], 0
+            self._overlay = {}
         self.store.record_all(accepted)
 
     def close(self, *, wait: bool = True) -> None:
@@ -311,6 +330,7 @@ class ListSync:
         if self._sender is not None and wait:
             self._batches.put(None)
             self._sender.join()
+            self._record_accepted()
         self._sender = None
         if self._pool is not None:
             self._pool.shutdown(wait=wait, cancel_futures=not wait)
@@ -332,6 +352,7 @@ class ListSync:
                     self.store.forget_list(self.options.ad_account_id, name, gone.list_id)
                     with self._locks_guard:
                         self._accepted = [item for item in self._accepted if item.list_id != gone.list_id]
+                        self._overlay.pop(gone.list_id, None)
                     self._lists.pop(name, None)
                     with self._remote_lock:
                         if self._remote is not None:
@@ -398,7 +419,7 @@ class ListSync:
         self, stored: StoredList | None, signals: Mapping[str, bool], row: ListReport
     ) -> tuple[list[str], list[str], set[str]]:
         """What to add and remove, counting the rest as unchanged; also the known members."""
-        known = self.store.members_among(stored.list_id, signals) if stored else set()
+        known = self._known(stored.list_id, signals) if stored else set()
         adds, removes, unchanged = plan(signals, known, members_known=stored.members_known if stored else True)
         if stored is None:
             # A removal from a list that does not exist changes nothing.
@@ -484,9 +505,26 @@ class ListSync:
         self._accept(stored.list_id, operation, chunk, mark)
 
     def _accept(self, list_id: str, operation: str, members: list[str], mark: int | None) -> None:
-        """Note a request Pinterest accepted, for the store (recorded at the end of _each_list)."""
+        """Note a request Pinterest accepted, for the store (recorded by _record_accepted)."""
         with self._locks_guard:
             self._accepted.append(Accepted(list_id, operation, members, mark))
+            self._accepted_members += len(members)
+            self._overlay.setdefault(list_id, {}).update(dict.fromkeys(members, operation == ADD))
+
+    def _known(self, list_id: str, candidates: Mapping[str, bool]) -> set[str]:
+        """Which candidates are members: the store's answer, then what it has yet to record."""
+        known = self.store.members_among(list_id, candidates)
+        with self._locks_guard:
+            overlay = self._overlay.get(list_id)
+            if overlay:
+                for member in candidates:
+                    added = overlay.get(member)
+                    if added is not None:
+                        if added:
+                            known.add(member)
+                        else:
+                            known.discard(member)
+        return known
 
     def _too_large(self, exc: PinterestError, chunk: list[str]) -> bool:
         """Whether a refusal means "too large" and splitting can help; later chunks shrink too."""
