@@ -253,3 +253,35 @@ def test_a_list_that_fails_does_not_cost_the_others_their_record(
     assert held(emulator) == {
         name: frozenset({sha("a@example.com"), sha("b@example.com")}) for name in ("alpha (EMAIL)", "beta (EMAIL)")
     }
+
+
+def test_a_run_killed_after_pinterest_accepted_still_removes_those_members_later(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """Killed mid-batch, before the store recorded the batch; meanwhile everyone left the audience.
+
+    The members Pinterest accepted before the kill must still be removed by the next run: the
+    store knows them from its journal of accepted requests, not from the lost batch. The kill
+    comes while the target waits out a Retry-After, so no request is in flight.
+    """
+    names = [f"user{i}@example.com" for i in range(40)]
+    target_config |= {"records_per_request": 2, "parallel_requests": 1}
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(target_config))
+    joined = tmp_path / "joined.singer"
+    joined.write_text(singer_lines("rows", [{"audience": "vip", "email": name} for name in names]))
+    # Requests: list lookup, create (2 members), audience, then ADDs of 2; the 7th waits 30 s.
+    emulator.faults = Faults(fail_nth={7: 429}, retry_after_seconds=30)
+    command = [str(EXECUTABLE), "--config", str(config_path), "--input", str(joined)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(emulator.requests) < 7 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(held(emulator)["vip (EMAIL)"]) == 8  # the create and three ADDs
+    emulator.faults = Faults()
+    left = [{"audience": "vip", "email": name, "in_audience": False} for name in names]
+    result = run_target(target_config, singer_lines("rows", left), tmp_path)
+    assert result.returncode == 0, result.last_line
+    assert held(emulator) == {"vip (EMAIL)": frozenset()}

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from conftest import EXECUTABLE, run_target, sha, singer_lines
 from target_pinterest_audiences.emulator import Faults, PinterestEmulator
-from target_pinterest_audiences.store import SCHEMA_VERSION, Store, metadata
+from target_pinterest_audiences.store import SCHEMA_VERSION, Accepted, Store, metadata
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 
@@ -247,3 +247,17 @@ def test_store_holds_hashes_only(target_config: dict[str, Any], tmp_path: Path) 
         assert value.lower().encode() not in content
         assert value.encode() not in content
     assert sha(raw[0]).encode() in content
+
+
+def test_accepted_requests_a_killed_run_never_recorded_are_recorded_by_the_next_open(store_url: str) -> None:
+    """The journal row of an accepted request is all a run needs to leave before it is killed."""
+    store = Store.open(store_url)
+    store.record_accepted("7", "ADD", [sha("a@example.com"), sha("b@example.com")])
+    store.journal(Accepted("7", "ADD", [sha("c@example.com")], None))
+    store.journal(Accepted("7", "REMOVE", [sha("a@example.com")], None))
+    store.close()  # killed: the two journalled requests were never recorded
+    reopened = Store.open(store_url)
+    candidates = [sha(f"{name}@example.com") for name in ("a", "b", "c")]
+    assert reopened.members_among("7", candidates) == {sha("b@example.com"), sha("c@example.com")}
+    assert reopened.record_journal() == 0  # recorded once, and the rows are gone
+    reopened.close()

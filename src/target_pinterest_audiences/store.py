@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 DEFAULT_STORE_PATH = Path(".target-pinterest-audiences") / "store.db"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: WAL pages between checkpoints, and the WAL file's size kept after one (see _sqlite_pragmas).
 WAL_CHECKPOINT_PAGES = 50_000
 WAL_KEEP_BYTES = 64 * 1024 * 1024
@@ -118,7 +118,20 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "UPDATE list_members SET seen = 0 WHERE seen IS NULL",
         "CREATE INDEX IF NOT EXISTS ix_list_members_seen ON list_members (list_id, seen)",
     ),
+    4: (),  # accepted_requests: a new table, which create_all makes
 }
+#: Requests Pinterest accepted whose members list_members does not hold yet: one row each,
+#: written as soon as the request succeeds, deleted in the transaction that records its
+#: members. A run killed in between leaves rows here, and the next open records them.
+accepted_requests = sa.Table(
+    "accepted_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("list_id", sa.String(18), nullable=False),
+    sa.Column("operation_type", sa.String(8), nullable=False),
+    sa.Column("seen", sa.BigInteger),
+    sa.Column("members", sa.Text, nullable=False),  # a JSON array of hashes
+)
 refresh_tokens = sa.Table(
     "refresh_tokens",
     metadata,
@@ -148,6 +161,8 @@ class Accepted(NamedTuple):
     operation_type: str
     members: list[str]
     seen: int | None = None
+    journal_id: int | None = None
+    """Its row in accepted_requests, deleted when its members are recorded."""
 
 
 @dataclass(frozen=True)
@@ -242,6 +257,8 @@ class Store:
                 engine = sa.create_engine(parsed, pool_pre_ping=True)
             store = cls(engine, read_only=read_only)
             store._prepare()
+            if not read_only:
+                store.record_journal()
         except (sa.exc.SQLAlchemyError, OSError, ImportError) as exc:
             reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
             raise StoreError(f"store_url {redact_url(url)} cannot be opened: {reason}") from None
@@ -392,22 +409,59 @@ class Store:
         """Record what Pinterest accepted: call only after the request succeeded."""
         self.record_all([Accepted(list_id, operation_type, members, seen)])
 
+    def journal(self, accepted: Accepted) -> Accepted:
+        """Note an accepted request at once, in one small append; its members are recorded later.
+
+        Returns it with its journal id, for :meth:`record_all` to delete the row.
+        """
+        if self.read_only or not accepted.members:
+            return accepted
+        with self._writing() as conn:
+            result = conn.execute(
+                sa.insert(accepted_requests).values(
+                    list_id=accepted.list_id,
+                    operation_type=accepted.operation_type,
+                    seen=accepted.seen,
+                    members=json.dumps(accepted.members),
+                )
+            )
+            key = result.inserted_primary_key
+        return accepted._replace(journal_id=int(key[0])) if key else accepted
+
+    def record_journal(self) -> int:
+        """Record the requests a killed run noted as accepted but never recorded; return how many."""
+        with self._writing() as conn:
+            rows = conn.execute(sa.select(accepted_requests).order_by(accepted_requests.c.id)).all()
+            items = [
+                Accepted(row.list_id, row.operation_type, json.loads(row.members), row.seen, row.id) for row in rows
+            ]
+            self._record(conn, items)
+        if items:
+            logger.info("Recorded %d accepted requests that an interrupted run had not recorded.", len(items))
+        return len(items)
+
     def record_all(self, accepted: Sequence[Accepted]) -> None:
-        """Record several accepted requests in one transaction, in order.
+        """Record several accepted requests in one transaction, in order, and drop their journal rows.
 
         Members are random keys, so each request's rows land on pages all over the table;
-        one commit for a batch's requests writes each page once instead of once per request.
+        one commit for many requests writes a page once for all the members it holds.
         """
-        if self.read_only or not any(item.members for item in accepted):
+        if self.read_only or not accepted:
             return
         with self._writing() as conn:
-            for item in accepted:
-                if item.operation_type == "ADD":
-                    seen = item.seen
-                    on_conflict = "DO NOTHING" if seen is None else "DO UPDATE SET seen = excluded.seen"
-                    self._each_chunk(conn, _ADD, item.list_id, item.members, seen=seen or 0, on_conflict=on_conflict)
-                else:
-                    self._each_chunk(conn, _REMOVE, item.list_id, item.members)
+            self._record(conn, accepted)
+
+    def _record(self, conn: Connection, accepted: Sequence[Accepted]) -> None:
+        for item in accepted:
+            if item.operation_type == "ADD":
+                seen = item.seen
+                on_conflict = "DO NOTHING" if seen is None else "DO UPDATE SET seen = excluded.seen"
+                self._each_chunk(conn, _ADD, item.list_id, item.members, seen=seen or 0, on_conflict=on_conflict)
+            else:
+                self._each_chunk(conn, _REMOVE, item.list_id, item.members)
+        done = [item.journal_id for item in accepted if item.journal_id is not None]
+        for chunk in _chunks(done, 500):
+            conn.execute(sa.delete(accepted_requests).where(accepted_requests.c.id.in_(chunk)))
 
     def mark_seen(self, list_id: str, members: list[str], seen: int) -> None:
         """Note that a mirror snapshot contained these members (already in the list)."""

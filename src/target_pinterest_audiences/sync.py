@@ -351,8 +351,10 @@ class ListSync:
                     logger.warning("Customer list '%s' (id %s) is gone; it is made again.", name, gone.list_id)
                     self.store.forget_list(self.options.ad_account_id, name, gone.list_id)
                     with self._locks_guard:
+                        dropped = [item._replace(members=[]) for item in self._accepted if item.list_id == gone.list_id]
                         self._accepted = [item for item in self._accepted if item.list_id != gone.list_id]
                         self._overlay.pop(gone.list_id, None)
+                    self.store.record_all(dropped)  # their journal rows go: the list is gone
                     self._lists.pop(name, None)
                     with self._remote_lock:
                         if self._remote is not None:
@@ -505,9 +507,14 @@ class ListSync:
         self._accept(stored.list_id, operation, chunk, mark)
 
     def _accept(self, list_id: str, operation: str, members: list[str], mark: int | None) -> None:
-        """Note a request Pinterest accepted, for the store (recorded by _record_accepted)."""
+        """Note a request Pinterest accepted: in the store's journal now, its members later.
+
+        The journal row is one append, so a run killed before _record_accepted loses nothing:
+        the next run records the journal first.
+        """
+        accepted = self.store.journal(Accepted(list_id, operation, members, mark))
         with self._locks_guard:
-            self._accepted.append(Accepted(list_id, operation, members, mark))
+            self._accepted.append(accepted)
             self._accepted_members += len(members)
             self._overlay.setdefault(list_id, {}).update(dict.fromkeys(members, operation == ADD))
 
