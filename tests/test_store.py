@@ -261,3 +261,14 @@ def test_accepted_requests_a_killed_run_never_recorded_are_recorded_by_the_next_
     assert reopened.members_among("7", candidates) == {sha("b@example.com"), sha("c@example.com")}
     assert reopened.record_journal() == 0  # recorded once, and the rows are gone
     reopened.close()
+
+
+def test_a_forgotten_list_leaves_no_journal_behind(store_url: str) -> None:
+    """A list deleted in Ads Manager is forgotten with its accepted requests: none come back."""
+    store = Store.open(store_url)
+    store.journal(Accepted("7", "ADD", [sha("a@example.com")], None))
+    store.forget_list("549755885175", "vip (EMAIL)", "7")
+    store.close()
+    reopened = Store.open(store_url)
+    assert reopened.members_among("7", [sha("a@example.com")]) == set()
+    reopened.close()

@@ -327,6 +327,7 @@ class Store:
                 )
             )
             conn.execute(sa.delete(list_members).where(list_members.c.list_id == list_id))
+            conn.execute(sa.delete(accepted_requests).where(accepted_requests.c.list_id == list_id))
 
     def lists_of_audience(self, ad_account_id: str, audience: str) -> list[StoredList]:
         """Every list the store knows for an audience (one per identifier type)."""
@@ -398,11 +399,10 @@ class Store:
         found: set[str] = set()
         with self.engine.connect() as conn:
             for chunk in _chunks(list(candidates)):
-                if self._sqlite:
-                    cell = conn.exec_driver_sql(_AMONG.sqlite, (list_id, json.dumps(chunk))).scalar()
-                    found.update(json.loads(str(cell)))
-                else:
-                    found.update(row[0] for row in conn.exec_driver_sql(_AMONG.postgresql, (list_id, list(chunk))))
+                sql, value = self._bind(_AMONG, chunk)
+                result = conn.exec_driver_sql(sql, (list_id, value))
+                # SQLite answers with one JSON array of members, PostgreSQL with a row each.
+                found.update(json.loads(str(result.scalar())) if self._sqlite else (row[0] for row in result))
         return found
 
     def record_accepted(self, list_id: str, operation_type: str, members: list[str], seen: int | None = None) -> None:
@@ -489,13 +489,15 @@ class Store:
         """
         if members:
             for chunk in _chunks(list(dict.fromkeys(members))):
-                if self._sqlite:
-                    sql = statement.sqlite.format(on_conflict=on_conflict)
-                    values: tuple[object, ...] = (list_id, json.dumps(chunk))
-                else:
-                    sql = statement.postgresql.format(on_conflict=on_conflict)
-                    values = (list_id, list(chunk))
-                conn.exec_driver_sql(sql, values if seen is None else (seen, *values))
+                sql, value = self._bind(statement, chunk)
+                values = (list_id, value) if seen is None else (seen, list_id, value)
+                conn.exec_driver_sql(sql.format(on_conflict=on_conflict), values)
+
+    def _bind(self, statement: _Sql, members: Sequence[str]) -> tuple[str, object]:
+        """The text of a member statement for this database, and the members as its one value."""
+        if self._sqlite:
+            return statement.sqlite, json.dumps(list(members))
+        return statement.postgresql, list(members)
 
     @staticmethod
     def _unseen(list_id: str, seen: int | None) -> sa.ColumnElement[bool]:

@@ -350,11 +350,9 @@ class ListSync:
                     # Deleted in Ads Manager since the store learnt its id: forget it, start over.
                     logger.warning("Customer list '%s' (id %s) is gone; it is made again.", name, gone.list_id)
                     self.store.forget_list(self.options.ad_account_id, name, gone.list_id)
-                    with self._locks_guard:
-                        dropped = [item._replace(members=[]) for item in self._accepted if item.list_id == gone.list_id]
+                    with self._locks_guard:  # forget_list dropped their journal rows too
                         self._accepted = [item for item in self._accepted if item.list_id != gone.list_id]
                         self._overlay.pop(gone.list_id, None)
-                    self.store.record_all(dropped)  # their journal rows go: the list is gone
                     self._lists.pop(name, None)
                     with self._remote_lock:
                         if self._remote is not None:

@@ -190,10 +190,12 @@ class TargetPinterestAudiences(Target):
         record = message_dict.get("record")
         if stream_name is None or record is None:
             self._assert_line_requires(message_dict, requires={"stream", "record"})
-        sink = t.cast("AudienceSink | None", self._sinks_active.get(stream_name))  # type: ignore[arg-type]
-        if sink is None:
+        found = self._sinks_active.get(stream_name)  # type: ignore[arg-type]
+        if found is None:
             self._assert_sink_exists(stream_name)  # type: ignore[arg-type]
-            sink = t.cast("AudienceSink", self.get_sink(stream_name))  # type: ignore[arg-type]
+            found = self.get_sink(stream_name)  # type: ignore[arg-type]
+        # Every sink is an AudienceSink (default_sink_class): annotated, not cast, per record.
+        sink: AudienceSink = found  # type: ignore[assignment]
         sink._validate_and_parse(record)  # type: ignore[arg-type]  # noqa: SLF001 - the SDK's steps, in its order
         if sink.check_keys:
             sink._singer_validate_message(record)  # type: ignore[arg-type]  # noqa: SLF001
