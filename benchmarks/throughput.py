@@ -16,7 +16,9 @@ same generated input per size: Segment Engage identify calls (SCHEMA, RECORDs, a
   on 2 cores the two do share the machine; the target waits for each reply anyway.
 
 Wall time is from the child's start to its exit (Python start-up and imports included);
-peak RSS is the child's ``ru_maxrss`` from ``os.wait4``. ``--quota`` adds a run against an
+peak RSS is the largest sum of resident memory over the child and its own children (the
+target's sender process), read from ``/proc`` every 20 ms, and at least the child's
+``ru_maxrss`` from ``os.wait4``. ``--quota`` adds a run against an
 emulator with 0.2 s latency and a 10 requests/s quota, with the target paced at 10/s.
 Progress goes to stderr, the Markdown results to stdout (and ``benchmarks/results.md`` with
 ``--write``).
@@ -34,6 +36,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -211,19 +214,65 @@ class Run:
         return self.records / self.seconds if self.seconds else 0.0
 
 
+def _parent(stat: Path) -> int | None:
+    """A process's parent from /proc/<pid>/stat (field 4, after the command in brackets)."""
+    try:
+        return int(stat.read_text(encoding="ascii").rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None  # gone meanwhile
+
+
+def _parents() -> dict[int, int | None]:
+    """Every process's parent."""
+    return {int(stat.parent.name): _parent(stat) for stat in Path("/proc").glob("[0-9]*/stat")}
+
+
+def _rss_kb(pid: int, parents: dict[int, int | None]) -> int:
+    """Resident memory of a process and its descendants, in KiB (0 once they are gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except OSError:
+        return 0
+    own = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return own + sum(_rss_kb(child, parents) for child, parent in parents.items() if parent == pid)
+
+
+class TreeRss:
+    """The peak of a process tree's summed RSS, sampled by a thread every 20 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.peak_kb = 0
+        self._pid = pid
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.02):
+            self.peak_kb = max(self.peak_kb, _rss_kb(self._pid, _parents()))
+
+    def stop(self) -> float:
+        """Stop sampling; the peak in MB."""
+        self._done.set()
+        self._thread.join()
+        return self.peak_kb / 1024
+
+
 def run_child(argv: list[str], stderr_path: Path, cwd: Path) -> tuple[float, float, float]:
-    """Run a child to its end; return wall seconds, peak RSS in MB and CPU seconds."""
+    """Run a child to its end; return wall seconds, peak RSS in MB (with its children) and CPU seconds."""
     with stderr_path.open("wb") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
+        tree = TreeRss(proc.pid)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
+        tree_mb = tree.stop()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         tail = stderr_path.read_text(encoding="utf-8", errors="replace")[-3000:]
         msg = f"{argv[:3]} exited with {proc.returncode}; stderr ends with:\n{tail}"
         raise RuntimeError(msg)
-    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    return seconds, max(tree_mb, usage.ru_maxrss / 1024), usage.ru_utime + usage.ru_stime
 
 
 class Emulator:

@@ -79,6 +79,43 @@ def target_config(emulator: PinterestEmulator, tmp_path: Path) -> dict[str, Any]
     return {**emulator_settings(emulator, tmp_path), "access_token": ACCESS_TOKEN}
 
 
+#: What the target logs when its first batch was full and a sender process sends the rest.
+SENDER_PROCESS_LINE = "The first batch was full: sending from a separate process."
+
+
+@pytest.fixture(params=["from-the-target", "from-a-sender-process"])
+def sending(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings for each way a run sends: from the target's own process (an input smaller than
+    a batch) and from the sender process (``batch_size_rows`` 1, so the first batch is full)."""
+    return {} if request.param == "from-the-target" else {"batch_size_rows": 1}
+
+
+def assert_sent_as(result: TargetRun, sending: dict[str, Any]) -> None:
+    """The run sent the way ``sending`` asked for."""
+    assert (SENDER_PROCESS_LINE in result.stderr) == bool(sending), result.stderr[-2000:]
+
+
+def _parent(stat: Path) -> int | None:
+    """A process's parent from /proc/<pid>/stat (field 4, after the command in brackets)."""
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None  # gone meanwhile
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    return [int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat") if _parent(stat) == pid]
+
+
+def running(pid: int) -> bool:
+    """Whether a process still runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def held(emulator: PinterestEmulator) -> dict[str, frozenset[str]]:
     """Every list the emulator holds, by name; fails on two lists of one name."""
     lists = emulator.customer_lists()

@@ -10,7 +10,16 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import DATA, EXECUTABLE, assert_one_audience_per_list, held, run_target, sha, singer_lines
+from conftest import (
+    DATA,
+    EXECUTABLE,
+    assert_one_audience_per_list,
+    assert_sent_as,
+    held,
+    run_target,
+    sha,
+    singer_lines,
+)
 from target_pinterest_audiences.emulator import Faults, PinterestEmulator
 
 SEGMENT = DATA / "segment_audiences.singer"
@@ -47,12 +56,13 @@ def writes(emulator: PinterestEmulator, since: int = 0) -> list[str]:
 
 
 def test_all_three_shapes_end_with_exact_members(
-    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path, sending: dict[str, Any]
 ) -> None:
     expected: dict[str, frozenset[str]] = {}
     for singer_file in (SEGMENT, FLAT, STREAM):
-        result = run_target(target_config, singer_file, tmp_path)
+        result = run_target(target_config | sending, singer_file, tmp_path)
         assert result.returncode == 0, result.stderr
+        assert_sent_as(result, sending)
         expected |= EXPECTED[singer_file]
         assert held(emulator) == expected
     types = {item.name: item.list_type for item in emulator.customer_lists()}

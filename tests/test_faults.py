@@ -20,11 +20,15 @@ import pytest
 from conftest import (
     AD_ACCOUNT,
     EXECUTABLE,
+    SENDER_PROCESS_LINE,
     assert_one_audience_per_list,
+    assert_sent_as,
+    children,
     emulator_settings,
     held,
     openapi_path,
     run_target,
+    running,
     sha,
     singer_lines,
 )
@@ -83,7 +87,9 @@ def workload(size: int) -> tuple[str, dict[str, frozenset[str]]]:
     return text, {name: frozenset(values) for name, values in expected.items()}
 
 
-def test_a_quarter_of_requests_failing_every_way_still_ends_exact(rotating: PinterestEmulator, tmp_path: Path) -> None:
+def test_a_quarter_of_requests_failing_every_way_still_ends_exact(
+    rotating: PinterestEmulator, tmp_path: Path, sending: dict[str, Any]
+) -> None:
     text, expected = workload(3000)
     rotating.faults = Faults(
         seed=11,
@@ -96,11 +102,13 @@ def test_a_quarter_of_requests_failing_every_way_still_ends_exact(rotating: Pint
         slow_seconds=1.5,
         access_token_max_uses=10,
     )
-    config = refresh_config(rotating, tmp_path, records_per_request=100, request_timeout_seconds=1)
+    sending = sending and {"batch_size_rows": 1000}  # full batches of 1000, not of 1: fewer, as in real runs
+    config = refresh_config(rotating, tmp_path, records_per_request=100, request_timeout_seconds=1, **sending)
     started = time.monotonic()
     result = run_target(config, text, tmp_path)
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.last_line
+    assert_sent_as(result, sending)
     assert held(rotating) == expected
     assert_one_audience_per_list(rotating)
     assert result.states == [{"bookmarks": {"segment_audiences": 3000}}]
@@ -117,7 +125,9 @@ def test_a_quarter_of_requests_failing_every_way_still_ends_exact(rotating: Pint
     )
 
 
-def test_killed_at_any_moment_and_replayed_ends_exact(emulator: PinterestEmulator, tmp_path: Path) -> None:
+def test_killed_at_any_moment_and_replayed_ends_exact(
+    emulator: PinterestEmulator, tmp_path: Path, sending: dict[str, Any]
+) -> None:
     text, expected = workload(1500)
     singer_file = tmp_path / "input.singer"
     singer_file.write_text(text)
@@ -128,6 +138,7 @@ def test_killed_at_any_moment_and_replayed_ends_exact(emulator: PinterestEmulato
         "store_url": f"sqlite:///{tmp_path / 'store.db'}",
         "records_per_request": 25,
         "max_requests_per_second": 0,
+        **(sending and {"batch_size_rows": 1000}),  # full batches of 1000, as in real runs
     }
     (tmp_path / "config.json").write_text(json.dumps(config))
     emulator.faults = Faults(latency_seconds=0.02)
@@ -146,14 +157,18 @@ def test_killed_at_any_moment_and_replayed_ends_exact(emulator: PinterestEmulato
     final = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
     assert final.returncode == 0, final.stderr[-2000:]
     assert final.stdout == '{"bookmarks": {"segment_audiences": 1500}}\n'
+    assert (SENDER_PROCESS_LINE in final.stderr) == bool(sending)
     assert held(emulator) == expected
     assert_one_audience_per_list(emulator)
 
 
-def test_rotated_refresh_token_carries_over_to_the_next_run(rotating: PinterestEmulator, tmp_path: Path) -> None:
-    config = refresh_config(rotating, tmp_path)
+def test_rotated_refresh_token_carries_over_to_the_next_run(
+    rotating: PinterestEmulator, tmp_path: Path, sending: dict[str, Any]
+) -> None:
+    config = refresh_config(rotating, tmp_path, **sending)
     first = run_target(config, singer_lines("vip", [{"email": "a@example.com"}]), tmp_path)
     assert first.returncode == 0, first.last_line
+    assert_sent_as(first, sending)
     assert REFRESH not in rotating.refresh_tokens  # the configured token is spent
     second = run_target(config, singer_lines("vip", [{"email": "b@example.com"}]), tmp_path)
     assert second.returncode == 0, second.last_line
@@ -163,10 +178,14 @@ def test_rotated_refresh_token_carries_over_to_the_next_run(rotating: PinterestE
         assert token.encode() not in store_bytes
 
 
-def test_a_revoked_refresh_token_says_reauthorise(emulator: PinterestEmulator, tmp_path: Path) -> None:
+def test_a_revoked_refresh_token_says_reauthorise(
+    emulator: PinterestEmulator, tmp_path: Path, sending: dict[str, Any]
+) -> None:
     emulator.revoke_refresh_token(REFRESH)
-    result = run_target(refresh_config(emulator, tmp_path), singer_lines("vip", [{"email": "a@example.com"}]), tmp_path)
+    config = refresh_config(emulator, tmp_path, **sending)
+    result = run_target(config, singer_lines("vip", [{"email": "a@example.com"}]), tmp_path)
     assert result.returncode == 1
+    assert_sent_as(result, sending)
     assert "Re-authorise the Pinterest app" in result.last_line
     assert result.last_line.startswith(
         "target-pinterest-audiences: error: Pinterest refused refreshing the access token"
@@ -185,13 +204,14 @@ def test_a_wrong_access_token_says_reauthorise(target_config: dict[str, Any], tm
 
 
 def test_retries_exhausted_name_the_list_the_operation_and_pinterests_answer(
-    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path, sending: dict[str, Any]
 ) -> None:
-    target_config["max_retry_seconds"] = 2
+    target_config |= {"max_retry_seconds": 2, **sending}
     assert run_target(target_config, singer_lines("vip", [{"email": "a@example.com"}]), tmp_path).returncode == 0
     emulator.faults = Faults(rate_503=1.0)
     result = run_target(target_config, singer_lines("vip", [{"email": "b@example.com"}]), tmp_path)
     assert result.returncode == 1
+    assert_sent_as(result, sending)
     assert "adding to customer list 'vip (EMAIL)' (1 records)" in result.last_line
     assert "HTTP 503, code 4197" in result.last_line
     assert "retries)" in result.last_line
@@ -256,16 +276,17 @@ def test_a_list_that_fails_does_not_cost_the_others_their_record(
 
 
 def test_a_run_killed_after_pinterest_accepted_still_removes_those_members_later(
-    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path, sending: dict[str, Any]
 ) -> None:
     """Killed mid-batch, before the store recorded the batch; meanwhile everyone left the audience.
 
     The members Pinterest accepted before the kill must still be removed by the next run: the
     store knows them from its journal of accepted requests, not from the lost batch. The kill
-    comes while the target waits out a Retry-After, so no request is in flight.
+    comes while the target waits out a Retry-After, so no request is in flight. A sender
+    process, if the run has one, ends with it: nothing sends the waiting request later.
     """
     names = [f"user{i}@example.com" for i in range(40)]
-    target_config |= {"records_per_request": 2, "parallel_requests": 1}
+    target_config |= {"records_per_request": 2, "parallel_requests": 1, **sending}
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(target_config))
     joined = tmp_path / "joined.singer"
@@ -277,8 +298,14 @@ def test_a_run_killed_after_pinterest_accepted_still_removes_those_members_later
     deadline = time.monotonic() + 60
     while len(emulator.requests) < 7 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
+    senders = children(proc.pid)
+    assert len(senders) == (1 if sending else 0)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    deadline = time.monotonic() + 10
+    while any(map(running, senders)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(map(running, senders))
     assert len(held(emulator)["vip (EMAIL)"]) == 8  # the create and three ADDs
     emulator.faults = Faults()
     left = [{"audience": "vip", "email": name, "in_audience": False} for name in names]

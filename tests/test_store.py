@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from conftest import EXECUTABLE, run_target, sha, singer_lines
+from conftest import EXECUTABLE, assert_sent_as, run_target, sha, singer_lines
 from target_pinterest_audiences.emulator import Faults, PinterestEmulator
 from target_pinterest_audiences.store import SCHEMA_VERSION, Accepted, Store, metadata
 
@@ -97,8 +97,10 @@ def test_add_only_counts_removals_and_never_sends_them(
     assert result.report["lists"][0]["removals_not_sent"] == 1
 
 
-def test_mirror_across_runs(emulator: PinterestEmulator, config: dict[str, Any], tmp_path: Path) -> None:
-    config["sync_mode"] = "mirror"
+def test_mirror_across_runs(
+    emulator: PinterestEmulator, config: dict[str, Any], tmp_path: Path, sending: dict[str, Any]
+) -> None:
+    config |= {"sync_mode": "mirror", **sending}
     other = singer_lines("loyal", emails(["keep1", "keep2"]))
     assert run_target(config, other, tmp_path).returncode == 0
 
@@ -122,6 +124,7 @@ def test_mirror_across_runs(emulator: PinterestEmulator, config: dict[str, Any],
     before = len(emulator.requests)
     refused = run_target(config, truncated, tmp_path)
     assert refused.returncode == 1
+    assert_sent_as(refused, sending)
     assert "max_removal_fraction 0.5" in refused.last_line
     assert "remove 7 of its 10 known members" in refused.last_line
     assert refused.states == []

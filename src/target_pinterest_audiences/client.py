@@ -10,6 +10,7 @@ list and the operation but never a token or an identifier.
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import random
 import threading
@@ -60,6 +61,17 @@ class PinterestError(Exception):
         self.message = message
         self.request_id = request_id
         self.retries = retries
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle with the keyword parts too: the sender process hands its failures over."""
+        parts: dict[str, Any] = {
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "request_id": self.request_id,
+            "retries": self.retries,
+        }
+        return functools.partial(type(self), **parts), (self.operation,)
 
     def __str__(self) -> str:
         """One line: what failed, Pinterest's answer, and the request id for support."""

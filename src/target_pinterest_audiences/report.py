@@ -110,6 +110,14 @@ class RunReport:
         with self._lock:
             row.__dict__.update(saved.__dict__)
 
+    def take_sent(self, rows: list[ListReport]) -> None:
+        """Take the sender process's rows; invalid records are counted on this side."""
+        with self._lock:
+            for sent in rows:
+                row = self.lists.setdefault(sent.name, sent)
+                if row is not sent:
+                    row.__dict__.update(sent.__dict__ | {"invalid": row.invalid})
+
     def count_invalid(self, reason: str) -> None:
         """Count an unusable record by reason."""
         with self._lock:

@@ -179,4 +179,4 @@ class AudienceSink(BatchSink):
         """Hand the batch to the sender; no state leaves before it was accepted (ListSync.wait)."""
         pending: Pending = context.get("pending") or {}
         if pending:
-            self.run.sync.submit(pending)
+            self.run.sync.submit(pending, full=self.current_size >= self.batch_limit)

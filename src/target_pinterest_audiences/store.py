@@ -571,6 +571,16 @@ class Store:
                 sa.update(runs).where(runs.c.id == run_id).values(finished_at=_now(), status=status, report=report_json)
             )
 
+    def checkpoint(self) -> None:
+        """Copy SQLite's WAL back into the database now (PASSIVE: nobody waits), if it has one.
+
+        The sender does it while it waits for the next batch, so the copy the last
+        connection would make when it closes (up to WAL_CHECKPOINT_PAGES pages) is done by then.
+        """
+        if self._sqlite and not self.read_only:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
     def close(self) -> None:
         """Release connections."""
         self.engine.dispose()

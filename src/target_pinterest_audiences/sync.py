@@ -255,7 +255,11 @@ class ListSync:
 
     def _send_batches(self) -> None:
         while True:
-            pending = self._batches.get()
+            try:
+                pending = self._batches.get_nowait()
+            except queue.Empty:
+                self._idle()
+                pending = self._batches.get()
             try:
                 if pending is None:
                     return
@@ -265,6 +269,19 @@ class ListSync:
                 self._failure = exc
             finally:
                 self._batches.task_done()
+
+    def _idle(self) -> None:
+        """No batch waits: record what Pinterest accepted, and copy the store's WAL back.
+
+        Both would otherwise wait for the flush after the input's last line and for the end
+        of the run, when nothing else can go on meanwhile.
+        """
+        if self._failure is None and self._accepted:
+            try:
+                self._record_accepted()
+                self.store.checkpoint()
+            except BaseException as exc:  # noqa: BLE001 - handed to the reading thread by wait()
+                self._failure = exc
 
     def apply(self, pending: Pending) -> None:
         """Send every list's pending changes; return only when Pinterest accepted them all.

@@ -11,13 +11,12 @@ from singer_sdk import Target
 from singer_sdk.plugin_base import _ConfigInput
 
 from target_pinterest_audiences import settings
-from target_pinterest_audiences.client import DEFAULT_API_URL, Credentials, PinterestClient
 from target_pinterest_audiences.reader import INPUT_ERRORS, LineReader
 from target_pinterest_audiences.report import Progress, RunReport
+from target_pinterest_audiences.sender import Sending
 from target_pinterest_audiences.sinks import AudienceSink, RecordSchemaError
 from target_pinterest_audiences.store import Store
-from target_pinterest_audiences.sync import ListSync, SyncOptions
-from target_pinterest_audiences.tokens import follow_rotations
+from target_pinterest_audiences.sync import SyncOptions
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -30,7 +29,7 @@ CHECK_EVERY = 1000
 class Run:
     """What every sink of one run shares."""
 
-    sync: ListSync
+    sync: Sending
     report: RunReport
     store: Store
     selected: frozenset[str] | None
@@ -39,25 +38,9 @@ class Run:
 
 
 def build_run(config: Mapping[str, t.Any]) -> Run:
-    """Open the store and make the client from validated settings; sends nothing."""
+    """Open the store and get ready to send from validated settings; sends nothing."""
     dry_run = bool(config.get("dry_run"))
     store = Store.open(config.get("store_url"), read_only=dry_run)
-    client = None
-    if not dry_run:
-        credentials = Credentials(
-            access_token=config.get("access_token"),
-            refresh_token=config.get("refresh_token"),
-            client_id=config.get("client_id"),
-            client_secret=config.get("client_secret"),
-        )
-        follow_rotations(credentials, store)
-        client = PinterestClient(
-            str(config.get("api_url") or DEFAULT_API_URL),
-            credentials,
-            requests_per_second=float(config.get("max_requests_per_second", settings.DEFAULT_REQUESTS_PER_SECOND)),
-            max_retry_seconds=float(config.get("max_retry_seconds", settings.DEFAULT_MAX_RETRY_SECONDS)),
-            timeout=(10.0, float(config.get("request_timeout_seconds", settings.DEFAULT_REQUEST_TIMEOUT_SECONDS))),
-        )
     options = SyncOptions(
         ad_account_id=str(config["ad_account_id"]),
         list_name_template=str(config.get("list_name_template") or settings.DEFAULT_LIST_NAME_TEMPLATE),
@@ -68,12 +51,10 @@ def build_run(config: Mapping[str, t.Any]) -> Run:
         parallel_requests=int(config.get("parallel_requests", settings.DEFAULT_PARALLEL_REQUESTS)),
     )
     report = RunReport(dry_run=dry_run, sync_mode=options.sync_mode)
-    if client is not None:
-        report.calls = client.stats.snapshot
     audiences = config.get("audiences")
     run_id = store.start_run()
     return Run(
-        sync=ListSync(options, store, client, report, run_id),
+        sync=Sending(config, options, store, report, run_id, dry_run=dry_run),
         report=report,
         store=store,
         selected=frozenset(audiences) if audiences is not None else None,
@@ -233,12 +214,14 @@ class TargetPinterestAudiences(Target):
         self._finished = True
         run = self.run
         self._progress.stop()
-        run.sync.close(wait=status == "succeeded")
+        try:
+            if status == "succeeded":
+                run.sync.read_statuses()
+        finally:
+            run.sync.close(wait=status == "succeeded")
         report = run.report
         report.status = status
         report.error = error
-        if status == "succeeded":
-            run.sync.read_statuses()
         report.requests, report.retries = report.live_calls()
         for line in report.table().splitlines():
             self.logger.info("%s", line)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import pickle
 import time
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -611,3 +612,12 @@ def test_pacer_hold_pauses_every_thread() -> None:
     started = time.monotonic()
     pacer.wait()
     assert time.monotonic() - started >= 0.25
+
+
+def test_errors_cross_to_the_reading_process_whole() -> None:
+    """The sender process pickles its failures; type, parts and line must survive."""
+    error = AuthenticationError("refreshing the access token", status=401, code=2, message="revoked", retries=1)
+    again = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own object
+    assert type(again) is AuthenticationError
+    assert (again.status, again.code, again.message, again.retries) == (401, 2, "revoked", 1)
+    assert str(again) == str(error)

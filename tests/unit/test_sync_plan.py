@@ -130,6 +130,20 @@ def test_list_report_is_made_once() -> None:
     assert first == ListReport(name="vip (EMAIL)", audience="vip", list_type="EMAIL")
 
 
+def test_rows_from_the_sender_process_keep_the_invalid_records_counted_here() -> None:
+    report = RunReport()
+    report.count(report.list_report("vip (EMAIL)", "vip", "EMAIL"), invalid=2)
+    sent = [
+        ListReport("vip (EMAIL)", "vip", "EMAIL", id="77", created=True, added=5, requests=1),
+        ListReport("vip (MAID)", "vip", "MAID", added=1),
+    ]
+    report.take_sent(sent)
+    assert report.lists["vip (EMAIL)"] == ListReport(
+        "vip (EMAIL)", "vip", "EMAIL", id="77", created=True, added=5, invalid=2, requests=1
+    )
+    assert report.lists["vip (MAID)"] == ListReport("vip (MAID)", "vip", "MAID", added=1)
+
+
 def test_count_adds() -> None:
     report = RunReport()
     row = report.list_report("x", "x", "EMAIL")
