@@ -209,6 +209,20 @@ class Credentials:
         return bool(self.refresh_token and self.client_id and self.client_secret)
 
 
+@dataclass(frozen=True)
+class ClientSettings:
+    """What a client is made of, resolved from the target's settings.
+
+    Picklable: the sender process makes its own client from it.
+    """
+
+    api_url: str
+    credentials: Credentials
+    requests_per_second: float
+    max_retry_seconds: float
+    request_timeout_seconds: float
+
+
 @dataclass
 class CallStats:
     """Requests and retries made, for the run report (thread-safe increments)."""

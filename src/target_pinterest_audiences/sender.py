@@ -32,19 +32,16 @@ import subprocess
 import sys
 import threading
 import typing as t
+from dataclasses import replace
 from logging.handlers import QueueHandler
 from multiprocessing.connection import Connection
 
-from target_pinterest_audiences import settings
-from target_pinterest_audiences.client import DEFAULT_API_URL, Credentials, PinterestClient
+from target_pinterest_audiences.client import ClientSettings, PinterestClient
 from target_pinterest_audiences.report import RunReport
 from target_pinterest_audiences.store import Store
 from target_pinterest_audiences.sync import ListSync, Pending, SyncError, SyncOptions
-from target_pinterest_audiences.tokens import follow_rotations
 
 if t.TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from target_pinterest_audiences.report import ListReport
 
 logger = logging.getLogger(__name__)
@@ -58,21 +55,19 @@ Answer = tuple[list["ListReport"], tuple[int, int], BaseException | None]
 CHILD = "from target_pinterest_audiences.sender import serve; serve()"
 
 
-def open_client(config: Mapping[str, t.Any], store: Store) -> PinterestClient:
-    """The Pinterest client of validated settings; rotated refresh tokens are kept in the store."""
-    credentials = Credentials(
-        access_token=config.get("access_token"),
-        refresh_token=config.get("refresh_token"),
-        client_id=config.get("client_id"),
-        client_secret=config.get("client_secret"),
-    )
+def open_client(client: ClientSettings, store: Store) -> PinterestClient:
+    """The Pinterest client; rotated refresh tokens are kept in the store."""
+    # Imported here: cryptography takes ~9 MB, needed only where requests are sent from.
+    from target_pinterest_audiences.tokens import follow_rotations  # noqa: PLC0415
+
+    credentials = replace(client.credentials)  # follow_rotations changes its own copy
     follow_rotations(credentials, store)
     return PinterestClient(
-        str(config.get("api_url") or DEFAULT_API_URL),
+        client.api_url,
         credentials,
-        requests_per_second=float(config.get("max_requests_per_second", settings.DEFAULT_REQUESTS_PER_SECOND)),
-        max_retry_seconds=float(config.get("max_retry_seconds", settings.DEFAULT_MAX_RETRY_SECONDS)),
-        timeout=(10.0, float(config.get("request_timeout_seconds", settings.DEFAULT_REQUEST_TIMEOUT_SECONDS))),
+        requests_per_second=client.requests_per_second,
+        max_retry_seconds=client.max_retry_seconds,
+        timeout=(10.0, client.request_timeout_seconds),
     )
 
 
@@ -81,27 +76,27 @@ class Sending:
 
     def __init__(  # noqa: PLR0913
         self,
-        config: Mapping[str, t.Any],
+        client: ClientSettings | None,
         options: SyncOptions,
         store: Store,
+        *,
+        store_url: str | None,
         report: RunReport,
         run_id: int | None,
-        *,
-        dry_run: bool,
     ) -> None:
-        """Nothing starts until the first batch or call."""
+        """``client`` is None in a dry run. Nothing starts until the first batch."""
         self.options = options
-        self._config = config
+        self._client = client
         self._store = store
+        self._store_url = store_url
         self._report = report
         self._run_id = run_id
-        self._dry_run = dry_run
         self._sync: ListSync | SenderProcess | None = None
         self._lock = threading.Lock()
 
     def _here(self) -> ListSync | SenderProcess:
         if self._sync is None:
-            client = None if self._dry_run else open_client(self._config, self._store)
+            client = None if self._client is None else open_client(self._client, self._store)
             if client is not None:
                 self._report.calls = client.stats.snapshot
             self._sync = ListSync(self.options, self._store, client, self._report, self._run_id)
@@ -110,9 +105,9 @@ class Sending:
     def submit(self, pending: Pending, *, full: bool = False) -> None:
         """Hand a batch on; the first full one starts the sender process."""
         with self._lock:
-            if self._sync is None and full and not self._dry_run:
+            if self._sync is None and full and self._client is not None:
                 logger.info("The first batch was full: sending from a separate process.")
-                self._sync = SenderProcess(self._config, self.options, self._report, self._run_id)
+                self._sync = SenderProcess(self._client, self._store_url, self.options, self._report, self._run_id)
             self._here().submit(pending)
 
     def wait(self) -> None:
@@ -150,18 +145,25 @@ class SenderProcess:
     """A ListSync in a child process, called as if it were here."""
 
     def __init__(
-        self, config: Mapping[str, t.Any], options: SyncOptions, report: RunReport, run_id: int | None
+        self,
+        client: ClientSettings,
+        store_url: str | None,
+        options: SyncOptions,
+        report: RunReport,
+        run_id: int | None,
     ) -> None:
         """Start the child at once: it imports and opens the store while the first batch is read."""
         self.options = options
         self._report = report
         self._calls = (0, 0)
         report.calls = lambda: self._calls
-        self._process = subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # noqa: S603 - our own interpreter and code
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and code
+            [sys.executable, "-c", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_child_environment()
+        )
         self._to = _connection(self._process.stdin, writable=True)
         self._from = _connection(self._process.stdout, writable=False)
         levels = {name: logging.getLogger(name).getEffectiveLevel() for name in _LOGGERS}
-        self._to.send((dict(config), options, run_id, levels))
+        self._to.send((client, store_url, options, run_id, levels))
         self._answers: queue.Queue[Answer | None] = queue.Queue()
         self._listener = threading.Thread(target=self._listen, name="sender-answers", daemon=True)
         self._listener.start()
@@ -250,6 +252,15 @@ class SenderProcess:
             self._from.close()
 
 
+def _child_environment() -> dict[str, str]:
+    """The target's environment; glibc keeps two malloc arenas, not one per thread (unless set).
+
+    The sender's threads (one per list written in parallel) would each get an arena that
+    keeps freed memory: about 7 MB less resident at a million records.
+    """
+    return {"MALLOC_ARENA_MAX": "2", **os.environ}
+
+
 def _connection(pipe: t.IO[bytes] | None, *, writable: bool) -> Connection:
     """A message connection over one end of a pipe (the file object is given up)."""
     assert pipe is not None  # noqa: S101 - Popen made it
@@ -280,7 +291,7 @@ def serve() -> None:
     commands = Connection(os.dup(0), writable=False)
     out = _Sending(Connection(os.dup(1), readable=False))
     os.dup2(2, 1)  # anything printed goes to stderr, never into the answers
-    config, options, run_id, levels = commands.recv()
+    client, store_url, options, run_id, levels = commands.recv()
     logging.getLogger().handlers[:] = [QueueHandler(out)]  # type: ignore[arg-type]
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
@@ -290,8 +301,8 @@ def serve() -> None:
     report = RunReport()
     sync: ListSync | Exception
     try:
-        store = Store.open(config.get("store_url"))
-        sync = ListSync(options, store, open_client(config, store), report, run_id)
+        store = Store.open(store_url)
+        sync = ListSync(options, store, open_client(client, store), report, run_id)
     except Exception as exc:  # noqa: BLE001 - the reading side raises it at its first call
         sync = exc
     while True:

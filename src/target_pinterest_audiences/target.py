@@ -11,6 +11,7 @@ from singer_sdk import Target
 from singer_sdk.plugin_base import _ConfigInput
 
 from target_pinterest_audiences import settings
+from target_pinterest_audiences.client import DEFAULT_API_URL, ClientSettings, Credentials
 from target_pinterest_audiences.reader import INPUT_ERRORS, LineReader
 from target_pinterest_audiences.report import Progress, RunReport
 from target_pinterest_audiences.sender import Sending
@@ -50,11 +51,25 @@ def build_run(config: Mapping[str, t.Any]) -> Run:
         max_removal_fraction=float(config.get("max_removal_fraction", 0.5)),
         parallel_requests=int(config.get("parallel_requests", settings.DEFAULT_PARALLEL_REQUESTS)),
     )
+    client = ClientSettings(
+        api_url=str(config.get("api_url") or DEFAULT_API_URL),
+        credentials=Credentials(
+            access_token=config.get("access_token"),
+            refresh_token=config.get("refresh_token"),
+            client_id=config.get("client_id"),
+            client_secret=config.get("client_secret"),
+        ),
+        requests_per_second=float(config.get("max_requests_per_second", settings.DEFAULT_REQUESTS_PER_SECOND)),
+        max_retry_seconds=float(config.get("max_retry_seconds", settings.DEFAULT_MAX_RETRY_SECONDS)),
+        request_timeout_seconds=float(config.get("request_timeout_seconds", settings.DEFAULT_REQUEST_TIMEOUT_SECONDS)),
+    )
     report = RunReport(dry_run=dry_run, sync_mode=options.sync_mode)
     audiences = config.get("audiences")
     run_id = store.start_run()
     return Run(
-        sync=Sending(config, options, store, report, run_id, dry_run=dry_run),
+        sync=Sending(
+            None if dry_run else client, options, store, store_url=config.get("store_url"), report=report, run_id=run_id
+        ),
         report=report,
         store=store,
         selected=frozenset(audiences) if audiences is not None else None,
