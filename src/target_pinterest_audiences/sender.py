@@ -4,7 +4,7 @@ Reading, checking and hashing records is Python work, and so is most of sending 
 (planning, request bodies, the store's bookkeeping). In one process the two take turns on one
 interpreter lock, so a big run was as slow as both together. When the input is big, the
 run's :class:`ListSync` therefore lives in a child process; a small input is sent from
-this process, sparing it the child's start (about a second of imports).
+this process, sparing it the child's start (most of a second of imports).
 
 "Big" is decided once, by the first batch: a full one (``batch_size_rows`` records read
 before the input ended) starts the child, anything else (the end of the input, a state)
@@ -269,7 +269,7 @@ def _connection(pipe: t.IO[bytes] | None, *, writable: bool) -> Connection:
     return Connection(handle, readable=not writable, writable=writable)
 
 
-class _Sending:
+class _Outbox:
     """The child's end: answers and log records share one pipe, a lock keeps messages whole."""
 
     def __init__(self, conn: Connection) -> None:
@@ -289,7 +289,7 @@ def serve() -> None:
     """The child: open the store and the client, then answer commands until ``close``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     commands = Connection(os.dup(0), writable=False)
-    out = _Sending(Connection(os.dup(1), readable=False))
+    out = _Outbox(Connection(os.dup(1), readable=False))
     os.dup2(2, 1)  # anything printed goes to stderr, never into the answers
     client, store_url, options, run_id, levels = commands.recv()
     logging.getLogger().handlers[:] = [QueueHandler(out)]  # type: ignore[arg-type]
