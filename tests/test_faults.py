@@ -87,9 +87,11 @@ def workload(size: int) -> tuple[str, dict[str, frozenset[str]]]:
     return text, {name: frozenset(values) for name, values in expected.items()}
 
 
-def test_a_quarter_of_requests_failing_every_way_still_ends_exact(
-    rotating: PinterestEmulator, tmp_path: Path, sending: dict[str, Any]
-) -> None:
+def test_a_quarter_of_requests_failing_every_way_still_ends_exact(rotating: PinterestEmulator, tmp_path: Path) -> None:
+    """Through the sender process: its first batch of 2000 records is full.
+
+    Retries, token refreshes and failures all happen there; the other fault tests run both ways.
+    """
     text, expected = workload(3000)
     rotating.faults = Faults(
         seed=11,
@@ -102,7 +104,7 @@ def test_a_quarter_of_requests_failing_every_way_still_ends_exact(
         slow_seconds=1.5,
         access_token_max_uses=10,
     )
-    sending = sending and {"batch_size_rows": 1000}  # full batches of 1000, not of 1: fewer, as in real runs
+    sending = {"batch_size_rows": 2000}
     config = refresh_config(rotating, tmp_path, records_per_request=100, request_timeout_seconds=1, **sending)
     started = time.monotonic()
     result = run_target(config, text, tmp_path)
