@@ -176,6 +176,7 @@ class ListSync:
         self._accepted: list[Accepted] = []
         self._accepted_members = 0
         self._overlay: dict[str, dict[str, bool]] = {}
+        self._recording = threading.Lock()
 
     def _lock(self, name: str) -> threading.Lock:
         with self._locks_guard:
@@ -334,13 +335,29 @@ class ListSync:
             future.result()  # the first failure, once every list had its chance
 
     def _record_accepted(self, *, force: bool = True) -> None:
-        """Record the accepted requests in the store (unless too few wait and not ``force``)."""
-        with self._locks_guard:
-            if not force and self._accepted_members < RECORD_EVERY:
+        """Record the accepted requests in the store (unless too few wait and not ``force``).
+
+        The sender may do it while it is idle, when a flush looks members up at the same
+        time: the requests leave the overlay only after the store holds them, one recording
+        at a time, and _known reads the overlay before it asks the store.
+        """
+        with self._recording:
+            with self._locks_guard:
+                if not force and self._accepted_members < RECORD_EVERY:
+                    return
+                accepted = list(self._accepted)
+            if not accepted:
                 return
-            accepted, self._accepted, self._accepted_members = self._accepted, [], 0
-            self._overlay = {}
-        self.store.record_all(accepted)
+            self.store.record_all(accepted)
+            recorded = {id(item) for item in accepted}
+            with self._locks_guard:
+                self._accepted = [item for item in self._accepted if id(item) not in recorded]
+                self._accepted_members = sum(len(item.members) for item in self._accepted)
+                self._overlay = {}
+                for item in self._accepted:
+                    self._overlay.setdefault(item.list_id, {}).update(
+                        dict.fromkeys(item.members, item.operation_type == ADD)
+                    )
 
     def close(self, *, wait: bool = True) -> None:
         """Stop the sender and the list threads; a failed run does not wait for them."""
@@ -366,8 +383,8 @@ class ListSync:
                 except ListGoneError as gone:
                     # Deleted in Ads Manager since the store learnt its id: forget it, start over.
                     logger.warning("Customer list '%s' (id %s) is gone; it is made again.", name, gone.list_id)
-                    self.store.forget_list(self.options.ad_account_id, name, gone.list_id)
-                    with self._locks_guard:  # forget_list dropped their journal rows too
+                    with self._recording, self._locks_guard:  # forget_list drops their journal rows too
+                        self.store.forget_list(self.options.ad_account_id, name, gone.list_id)
                         self._accepted = [item for item in self._accepted if item.list_id != gone.list_id]
                         self._overlay.pop(gone.list_id, None)
                     self._lists.pop(name, None)
@@ -534,18 +551,19 @@ class ListSync:
             self._overlay.setdefault(list_id, {}).update(dict.fromkeys(members, operation == ADD))
 
     def _known(self, list_id: str, candidates: Mapping[str, bool]) -> set[str]:
-        """Which candidates are members: the store's answer, then what it has yet to record."""
-        known = self.store.members_among(list_id, candidates)
+        """Which candidates are members: the store's answer, then what it has yet to record.
+
+        The overlay is read first: a request that leaves it meanwhile is in the store by then.
+        """
         with self._locks_guard:
-            overlay = self._overlay.get(list_id)
-            if overlay:
-                for member in candidates:
-                    added = overlay.get(member)
-                    if added is not None:
-                        if added:
-                            known.add(member)
-                        else:
-                            known.discard(member)
+            overlay = self._overlay.get(list_id) or {}
+            unrecorded = {member: overlay[member] for member in candidates if member in overlay} if overlay else {}
+        known = self.store.members_among(list_id, candidates)
+        for member, added in unrecorded.items():
+            if added:
+                known.add(member)
+            else:
+                known.discard(member)
         return known
 
     def _too_large(self, exc: PinterestError, chunk: list[str]) -> bool:

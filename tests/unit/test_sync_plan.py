@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from target_pinterest_audiences.report import TOO_SMALL, ListReport, RunReport
-from target_pinterest_audiences.sync import SyncOptions, chunked, plan
+from target_pinterest_audiences.store import Accepted
+from target_pinterest_audiences.sync import ListSync, SyncOptions, chunked, plan
 
 A, B, C, D = "a" * 64, "b" * 64, "c" * 64, "d" * 64
 
@@ -317,3 +320,47 @@ def test_each_list_reports_its_retries() -> None:
     report = RunReport()
     report.list_report("vip (EMAIL)", "vip", "EMAIL")
     assert report.as_dict()["lists"][0]["retries"] == 0
+
+
+# -- ListSync's unrecorded requests -------------------------------------------------------
+
+
+class HeldStore:
+    """A store whose recording waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.members: set[str] = set()
+        self.recording = threading.Event()
+        self.release = threading.Event()
+
+    def journal(self, accepted: Accepted) -> Accepted:
+        return accepted
+
+    def members_among(self, list_id: str, candidates: Iterable[str]) -> set[str]:
+        del list_id
+        return self.members & set(candidates)
+
+    def record_all(self, accepted: list[Accepted]) -> None:
+        self.recording.set()
+        assert self.release.wait(5)
+        for item in accepted:
+            if item.operation_type == "ADD":
+                self.members.update(item.members)
+            else:
+                self.members.difference_update(item.members)
+
+
+def test_a_member_being_recorded_is_still_known_to_a_lookup_meanwhile() -> None:
+    """The idle sender records while a flush may look members up: neither may miss a member."""
+    store = HeldStore()
+    sync = ListSync(SyncOptions("1", "{audience}", 10), store, None, RunReport())  # type: ignore[arg-type]
+    sync._accept("list", "ADD", [A], None)
+    recorder = threading.Thread(target=sync._record_accepted)
+    recorder.start()
+    assert store.recording.wait(5)
+    assert sync._known("list", {A: False, B: False}) == {A}  # in the overlay until the store holds it
+    store.release.set()
+    recorder.join()
+    assert store.members == {A}
+    assert sync._known("list", {A: False, B: False}) == {A}
+    assert sync._accepted == []
