@@ -508,9 +508,9 @@ def parse_records(records: object, list_type: str) -> list[str]:
             problem = "contains whitespace"
         elif any(char.isupper() for char in value):
             problem = "contains an uppercase character"
-        elif list_type in {"IDFA", "MAID"} and not _is_hashed(value):
+        elif list_type in {"IDFA", "MAID"}:
             problem = f"is not a hashed {list_type} (MD5, SHA-1 or SHA-256 hex)"
-        elif list_type == "EMAIL" and not (_is_hashed(value) or _is_plain_email(value)):
+        elif list_type == "EMAIL" and not _is_plain_email(value):
             problem = "is neither a lowercase email nor a hashed one (MD5, SHA-1, SHA-256 hex)"
         if problem:
             raise _invalid(f"record {number} of {total} {problem}")

@@ -110,35 +110,31 @@ class Sending:
                 self._sync = SenderProcess(self._client, self._store_url, self.options, self._report, self._run_id)
             self._here().submit(pending)
 
-    def wait(self) -> None:
-        """See :meth:`ListSync.wait`."""
+    def _if_started(self, call: t.Callable[[ListSync | SenderProcess], None]) -> None:
+        """Pass a call on; before the first batch there is nothing to wait for, send or close."""
         with self._lock:
             if self._sync is not None:
-                self._sync.wait()
+                call(self._sync)
+
+    def wait(self) -> None:
+        """See :meth:`ListSync.wait`."""
+        self._if_started(lambda sync: sync.wait())
 
     def flush(self, audiences: set[str] | None = None) -> None:
         """See :meth:`ListSync.flush`."""
-        with self._lock:
-            if self._sync is not None:
-                self._sync.flush(audiences)
+        self._if_started(lambda sync: sync.flush(audiences))
 
     def finish_snapshots(self, audiences: set[str] | None = None) -> None:
         """See :meth:`ListSync.finish_snapshots`."""
-        with self._lock:
-            if self._sync is not None:
-                self._sync.finish_snapshots(audiences)
+        self._if_started(lambda sync: sync.finish_snapshots(audiences))
 
     def read_statuses(self) -> None:
         """See :meth:`ListSync.read_statuses`."""
-        with self._lock:
-            if self._sync is not None:
-                self._sync.read_statuses()
+        self._if_started(lambda sync: sync.read_statuses())
 
     def close(self, *, wait: bool = True) -> None:
         """See :meth:`ListSync.close`."""
-        with self._lock:
-            if self._sync is not None:
-                self._sync.close(wait=wait)
+        self._if_started(lambda sync: sync.close(wait=wait))
 
 
 class SenderProcess:
@@ -153,7 +149,6 @@ class SenderProcess:
         run_id: int | None,
     ) -> None:
         """Start the child at once: it imports and opens the store while the first batch is read."""
-        self.options = options
         self._report = report
         self._calls = (0, 0)
         report.calls = lambda: self._calls

@@ -351,13 +351,24 @@ class ListSync:
             self.store.record_all(accepted)
             recorded = {id(item) for item in accepted}
             with self._locks_guard:
-                self._accepted = [item for item in self._accepted if id(item) not in recorded]
-                self._accepted_members = sum(len(item.members) for item in self._accepted)
-                self._overlay = {}
-                for item in self._accepted:
-                    self._overlay.setdefault(item.list_id, {}).update(
-                        dict.fromkeys(item.members, item.operation_type == ADD)
-                    )
+                self._hold_only([item for item in self._accepted if id(item) not in recorded])
+
+    def _hold(self, accepted: Accepted) -> None:
+        """Keep an accepted request until the store records it; lookups see it meanwhile.
+
+        Call under ``_locks_guard``.
+        """
+        self._accepted.append(accepted)
+        self._accepted_members += len(accepted.members)
+        self._overlay.setdefault(accepted.list_id, {}).update(
+            dict.fromkeys(accepted.members, accepted.operation_type == ADD)
+        )
+
+    def _hold_only(self, accepted: list[Accepted]) -> None:
+        """Keep just these unrecorded requests, in order (under ``_locks_guard``)."""
+        self._accepted, self._accepted_members, self._overlay = [], 0, {}
+        for item in accepted:
+            self._hold(item)
 
     def close(self, *, wait: bool = True) -> None:
         """Stop the sender and the list threads; a failed run does not wait for them."""
@@ -385,8 +396,7 @@ class ListSync:
                     logger.warning("Customer list '%s' (id %s) is gone; it is made again.", name, gone.list_id)
                     with self._recording, self._locks_guard:  # forget_list drops their journal rows too
                         self.store.forget_list(self.options.ad_account_id, name, gone.list_id)
-                        self._accepted = [item for item in self._accepted if item.list_id != gone.list_id]
-                        self._overlay.pop(gone.list_id, None)
+                        self._hold_only([item for item in self._accepted if item.list_id != gone.list_id])
                     self._lists.pop(name, None)
                     with self._remote_lock:
                         if self._remote is not None:
@@ -546,9 +556,7 @@ class ListSync:
         """
         accepted = self.store.journal(Accepted(list_id, operation, members, mark))
         with self._locks_guard:
-            self._accepted.append(accepted)
-            self._accepted_members += len(members)
-            self._overlay.setdefault(list_id, {}).update(dict.fromkeys(members, operation == ADD))
+            self._hold(accepted)
 
     def _known(self, list_id: str, candidates: Mapping[str, bool]) -> set[str]:
         """Which candidates are members: the store's answer, then what it has yet to record.
@@ -556,7 +564,7 @@ class ListSync:
         The overlay is read first: a request that leaves it meanwhile is in the store by then.
         """
         with self._locks_guard:
-            overlay = self._overlay.get(list_id) or {}
+            overlay = self._overlay.get(list_id)
             unrecorded = {member: overlay[member] for member in candidates if member in overlay} if overlay else {}
         known = self.store.members_among(list_id, candidates)
         for member, added in unrecorded.items():
