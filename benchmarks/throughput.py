@@ -11,6 +11,9 @@ same generated input per size: Segment Engage identify calls (SCHEMA, RECORDs, a
   everything (default reader, record validation on);
 - noop-sdk-fast: the same with the msgspec reader and ``validate_records: false``;
 - plain-python-floor: ``benchmarks/floor.py`` (read, ``json.loads``, strip+lower, SHA-256);
+- target-dry-run: the target with ``dry_run: true``: it reads, checks each record against its
+  SCHEMA, classifies and hashes, and plans every list's changes, but sends and stores
+  nothing: the reading side alone, the bound on the target's records/s whatever sending costs;
 - target: ``target-pinterest-audiences`` against the Pinterest emulator, which runs in its
   own process (``benchmarks/emulator_server.py``), so its CPU is not the target's, although
   on 2 cores the two do share the machine; the target waits for each reply anyway.
@@ -414,6 +417,8 @@ def measure_size(workdir: Path, records: int) -> SizeResult:
     child("noop-sdk-defaults", [PYTHON, noop, "--input", str(input_path)])
     child("noop-sdk-fast", [PYTHON, noop, "--fast", "--config", str(fast_config), "--input", str(input_path)])
     child("plain-python-floor", [PYTHON, str(HERE / "floor.py"), "--input", str(input_path)])
+    dry_config = target_config(workdir, "http://127.0.0.1:9/v5", f"{records}-dry", dry_run=True)
+    child("target-dry-run", [TARGET, "--config", str(dry_config), "--input", str(input_path)])
 
     emulator = Emulator(workdir)
     try:
@@ -491,7 +496,7 @@ def measure_quota(workdir: Path) -> QuotaResult:
 
 # -- report -----------------------------------------------------------------------------------
 
-PROGRAMS = ("noop-sdk-defaults", "noop-sdk-fast", "plain-python-floor", "target")
+PROGRAMS = ("noop-sdk-defaults", "noop-sdk-fast", "plain-python-floor", "target-dry-run", "target")
 
 
 def _verdict(ok: bool | None) -> str:  # noqa: FBT001
@@ -535,14 +540,21 @@ def render(results: list[SizeResult], quota: QuotaResult | None, command: str, v
         lines += ["", "## Goals", ""]
         speed = []
         floor_share = []
+        reading_share = []
         for result in results:
             target = result.runs["target"].rate
             ratio = target / result.runs["noop-sdk-defaults"].rate
             share = target / result.runs["plain-python-floor"].rate
             speed.append(f"{result.records:,}: {ratio:.2f}x {_verdict(ratio >= 3)}")  # noqa: PLR2004
             floor_share.append(f"{result.records:,}: {share:.2f}x {_verdict(share >= 0.5)}")  # noqa: PLR2004
+            reading = result.runs["target-dry-run"].rate / result.runs["plain-python-floor"].rate
+            reading_share.append(f"{result.records:,}: {reading:.2f}x")
         lines.append(f"- target ≥ 3x noop-sdk-defaults (records/s): {'; '.join(speed)}")
         lines.append(f"- target ≥ 0.5x plain-python-floor (records/s): {'; '.join(floor_share)}")
+        lines.append(
+            "  - its ceiling, the reading side alone (target-dry-run, nothing sent or stored) against the floor:"
+            f" {'; '.join(reading_share)}"
+        )
         by_size = {result.records: result.runs["target"].max_rss_mb for result in results}
         at_1m = by_size.get(SIZE_1M)
         if at_1m is None:

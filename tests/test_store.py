@@ -242,6 +242,58 @@ def test_store_upgrades_a_schema_1_store(tmp_path: Path) -> None:
     store.close()
 
 
+def test_store_upgrades_a_schema_4_store(store_url: str) -> None:
+    """Version 5 keeps every member and its snapshot mark; the seen index goes (SQLite: the rowid)."""
+    store = Store.open(store_url)
+    store.record_accepted("7", "ADD", [sha("a@example.com"), sha("b@example.com")], seen=3)
+    store.record_accepted("7", "ADD", [sha("c@example.com")])
+    store.close()
+    engine = sa.create_engine(store_url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":  # the table as version 4 made it
+            conn.execute(sa.text("ALTER TABLE list_members RENAME TO v5"))
+            conn.execute(
+                sa.text(
+                    "CREATE TABLE list_members (list_id VARCHAR(18) NOT NULL, member VARCHAR(64) NOT NULL,"
+                    " seen BIGINT DEFAULT '0' NOT NULL, PRIMARY KEY (list_id, member))"
+                )
+            )
+            conn.execute(sa.text("INSERT INTO list_members SELECT list_id, member, seen FROM v5"))
+            conn.execute(sa.text("DROP TABLE v5"))
+        conn.execute(sa.text("CREATE INDEX ix_list_members_seen ON list_members (list_id, seen)"))
+        conn.execute(sa.text("UPDATE store_meta SET value = '4' WHERE key = 'schema_version'"))
+    store = Store.open(store_url)
+    assert store.member_count("7") == 3
+    assert store.unseen_count("7", 3) == 1
+    assert store.unseen_members("7", 4, 10) == sorted(sha(f"{name}@example.com") for name in "abc")
+    store.close()
+    assert sa.inspect(engine).get_indexes("list_members") == []
+    with engine.connect() as conn:
+        version = conn.execute(sa.text("SELECT value FROM store_meta WHERE key = 'schema_version'")).scalar()
+        if engine.dialect.name == "sqlite":
+            ddl = conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE name = 'list_members'")).scalar()
+            assert "WITHOUT ROWID" in str(ddl)
+    assert version == str(SCHEMA_VERSION)
+    engine.dispose()
+
+
+def test_mirror_removal_pages_through_a_list_larger_than_a_request(store_url: str) -> None:
+    """Unseen members come a page at a time, in key order, each page after the last."""
+    store = Store.open(store_url)
+    everyone = sorted(sha(f"user{i}@example.com") for i in range(25))
+    store.record_accepted("7", "ADD", everyone, seen=1)
+    store.mark_seen("7", everyone[::5], 2)
+    pages, after = [], ""
+    while page := store.unseen_members("7", 2, 4, after):
+        pages.append(page)
+        after = page[-1]
+        store.record_accepted("7", "REMOVE", page)
+    assert [len(page) for page in pages] == [4, 4, 4, 4, 4]
+    assert [member for page in pages for member in page] == [m for m in everyone if m not in everyone[::5]]
+    assert store.member_count("7") == 5
+    store.close()
+
+
 def test_store_holds_hashes_only(target_config: dict[str, Any], tmp_path: Path) -> None:
     raw = ["Alice@Example.com", "bob@example.com"]
     assert run_target(target_config, singer_lines("vip", [{"email": e} for e in raw]), tmp_path).returncode == 0

@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 DEFAULT_STORE_PATH = Path(".target-pinterest-audiences") / "store.db"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: WAL pages between checkpoints, and the WAL file's size kept after one (see _sqlite_pragmas).
 WAL_CHECKPOINT_PAGES = 50_000
 WAL_KEEP_BYTES = 64 * 1024 * 1024
@@ -103,13 +103,17 @@ list_members = sa.Table(
     sa.Column("list_id", sa.String(18), primary_key=True),
     sa.Column("member", sa.String(64), primary_key=True),
     # The mirror snapshot that last contained the member (see ListSync's marks; they only
-    # grow, so "not in this snapshot" is seen < mark, a range of the index below); 0 = none.
+    # grow, so "not in this snapshot" is seen < mark); 0 = none. Not indexed: a mirror reads
+    # its list's rows in key order once, while every member written would pay for an index.
     sa.Column("seen", sa.BigInteger, nullable=False, server_default="0"),
-    sa.Index("ix_list_members_seen", "list_id", "seen"),
+    # On SQLite the rows live in the primary key's B-tree: one random-key insert per member
+    # instead of a row plus two index entries (a quarter less work, half the file).
+    sqlite_with_rowid=False,
 )
 
-#: Steps from one schema version to the next, run in order on an older store.
-MIGRATIONS: dict[int, tuple[str, ...]] = {
+#: Steps from one schema version to the next, run in order on an older store; a step that
+#: differs between the databases is an _Sql.
+MIGRATIONS: dict[int, tuple[str | _Sql, ...]] = {
     2: (
         "ALTER TABLE customer_lists ADD COLUMN audience VARCHAR(500)",
         "ALTER TABLE list_members ADD COLUMN seen BIGINT",
@@ -119,6 +123,22 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX IF NOT EXISTS ix_list_members_seen ON list_members (list_id, seen)",
     ),
     4: (),  # accepted_requests: a new table, which create_all makes
+    5: (
+        # SQLite: list_members becomes a table without rowid (and without the seen index);
+        # PostgreSQL: only the index goes.
+        _Sql(
+            "CREATE TABLE list_members_v5 (list_id VARCHAR(18) NOT NULL, member VARCHAR(64) NOT NULL,"
+            " seen BIGINT DEFAULT '0' NOT NULL, PRIMARY KEY (list_id, member)) WITHOUT ROWID",
+            "DROP INDEX IF EXISTS ix_list_members_seen",
+        ),
+        _Sql(
+            "INSERT INTO list_members_v5 (list_id, member, seen) SELECT list_id, member, seen FROM list_members"
+            " ORDER BY list_id, member",
+            "",
+        ),
+        _Sql("DROP TABLE list_members", ""),
+        _Sql("ALTER TABLE list_members_v5 RENAME TO list_members", ""),
+    ),
 }
 #: Requests Pinterest accepted whose members list_members does not hold yet: one row each,
 #: written as soon as the request succeeds, deleted in the transaction that records its
@@ -279,7 +299,9 @@ class Store:
             elif int(version) < SCHEMA_VERSION:
                 for step in range(int(version) + 1, SCHEMA_VERSION + 1):
                     for statement in MIGRATIONS[step]:
-                        conn.execute(sa.text(statement))
+                        text = statement if isinstance(statement, str) else self._dialect_sql(statement)
+                        if text:
+                            conn.execute(sa.text(text))
                     logger.info("Upgraded the store to schema version %d.", step)
                 self._upsert(conn, store_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)})
 
@@ -493,6 +515,9 @@ class Store:
                 values = (list_id, value) if seen is None else (seen, list_id, value)
                 conn.exec_driver_sql(sql.format(on_conflict=on_conflict), values)
 
+    def _dialect_sql(self, statement: _Sql) -> str:
+        return statement.sqlite if self._sqlite else statement.postgresql
+
     def _bind(self, statement: _Sql, members: Sequence[str]) -> tuple[str, object]:
         """The text of a member statement for this database, and the members as its one value."""
         if self._sqlite:
@@ -514,19 +539,20 @@ class Store:
             ).scalar()
         return int(count or 0)
 
-    def unseen_members(
-        self, list_id: str, seen: int | None, limit: int, after: str = "", *, ordered: bool = True
-    ) -> list[str]:
+    def unseen_members(self, list_id: str, seen: int | None, limit: int, after: str = "") -> list[str]:
         """The next ``limit`` members, in order after ``after``, that the snapshot did not contain.
 
-        Paging by key keeps a million-member diff in bounded memory. A caller that deletes
-        each page before asking again needs no order (``ordered=False``), and so no sort.
+        Paging by key keeps a million-member diff in bounded memory, and reads the list's
+        rows once, in the primary key's order (no sort).
         """
-        query = sa.select(list_members.c.member).where(self._unseen(list_id, seen)).limit(limit)
+        query = (
+            sa.select(list_members.c.member)
+            .where(self._unseen(list_id, seen))
+            .order_by(list_members.c.member)
+            .limit(limit)
+        )
         if after:
             query = query.where(list_members.c.member > after)
-        if ordered:
-            query = query.order_by(list_members.c.member)
         with self.engine.connect() as conn:
             return list(conn.execute(query).scalars())
 

@@ -640,10 +640,11 @@ class ListSync:
             return
         with self.client.counting() as calls:
             try:
-                # Removed members leave the store, so the first page is always the next one.
-                while page := self.store.unseen_members(stored.list_id, mark, self.chunk_size, ordered=False):
+                after = ""
+                while page := self.store.unseen_members(stored.list_id, mark, self.chunk_size, after):
+                    after = page[-1]
                     self._update(stored, REMOVE, page, row, None)
-                    self._record_accepted()  # the next page is asked for without these
+                    self._record_accepted()
             finally:
                 self._record_accepted()
                 self.report.count(row, requests=calls.requests, retries=calls.retries)
