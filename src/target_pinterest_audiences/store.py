@@ -111,6 +111,8 @@ list_members = sa.Table(
     sqlite_with_rowid=False,
 )
 
+#: The first version whose upgrade rewrites the member table (SQLite: VACUUM after it).
+REBUILT_MEMBERS = 5
 #: Steps from one schema version to the next, run in order on an older store; a step that
 #: differs between the databases is an _Sql.
 MIGRATIONS: dict[int, tuple[str | _Sql, ...]] = {
@@ -285,18 +287,30 @@ class Store:
         return store
 
     def _prepare(self) -> None:
-        with self._exclusive("schema"), self.engine.begin() as conn:
+        with self._exclusive("schema"):
+            if self._upgrade() >= REBUILT_MEMBERS or not self._sqlite:
+                return
+            # The upgrade left the old member table's pages free: give them back to the disk.
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM")
+            logger.info("Compacted the store file after the upgrade.")
+
+    def _upgrade(self) -> int:
+        """Create or upgrade the schema; return the version it had (SCHEMA_VERSION: as it was)."""
+        with self.engine.begin() as conn:
             if self._sqlite and conn.exec_driver_sql("SELECT json_valid('[]')").scalar() != 1:
                 raise StoreError("SQLite here lacks its JSON functions (built in since 3.38); use a newer Python")
             metadata.create_all(conn, checkfirst=True)
             version = conn.execute(sa.select(store_meta.c.value).where(store_meta.c.key == "schema_version")).scalar()
             if version is None:
                 self._upsert(conn, store_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)})
-            elif int(version) > SCHEMA_VERSION:
+                return SCHEMA_VERSION
+            if int(version) > SCHEMA_VERSION:
                 raise StoreError(
                     f"store_url holds a newer store (schema {version}); upgrade target-pinterest-audiences"
                 )
-            elif int(version) < SCHEMA_VERSION:
+            if int(version) < SCHEMA_VERSION:
+                logger.info("Upgrading the store from schema version %s to %d.", version, SCHEMA_VERSION)
                 for step in range(int(version) + 1, SCHEMA_VERSION + 1):
                     for statement in MIGRATIONS[step]:
                         text = statement if isinstance(statement, str) else self._dialect_sql(statement)
@@ -304,6 +318,7 @@ class Store:
                             conn.execute(sa.text(text))
                     logger.info("Upgraded the store to schema version %d.", step)
                 self._upsert(conn, store_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)})
+            return int(version)
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
