@@ -131,10 +131,13 @@ def test_mirror_across_runs(
     assert writes(emulator, before) == []
     assert emulator.list_by_name("vip (EMAIL)").members == members(changed)
 
-    config["max_removal_fraction"] = 1
+    # Three members a request: the seven removals come out of the store in pages after one another.
+    config |= {"max_removal_fraction": 1, "records_per_request": 3}
+    before = len(emulator.requests)
     applied = run_target(config, truncated, tmp_path)
     assert applied.returncode == 0, applied.stderr
     assert applied.states == [{"snapshot": 3}]
+    assert sorted(writes(emulator, before), key=str) == [("PATCH", "REMOVE", 1)] + [("PATCH", "REMOVE", 3)] * 2
     assert emulator.list_by_name("vip (EMAIL)").members == members(changed[:3])
     # An audience absent from every one of these runs was left alone.
     assert emulator.list_by_name("loyal (EMAIL)").members == members(["keep1", "keep2"])

@@ -296,7 +296,7 @@ class Store:
             logger.info("Compacted the store file after the upgrade.")
 
     def _upgrade(self) -> int:
-        """Create or upgrade the schema; return the version it had (SCHEMA_VERSION: as it was)."""
+        """Create or upgrade the schema; return the version the store had (a new one: SCHEMA_VERSION)."""
         with self.engine.begin() as conn:
             if self._sqlite and conn.exec_driver_sql("SELECT json_valid('[]')").scalar() != 1:
                 raise StoreError("SQLite here lacks its JSON functions (built in since 3.38); use a newer Python")
