@@ -642,9 +642,9 @@ class ListSync:
             try:
                 after = ""
                 while page := self.store.unseen_members(stored.list_id, mark, self.chunk_size, after):
-                    after = page[-1]
+                    after = page[-1]  # the next page starts after this one, recorded or not
                     self._update(stored, REMOVE, page, row, None)
-                    self._record_accepted()
+                    self._record_accepted(force=False)  # as any batch: once RECORD_EVERY members wait
             finally:
                 self._record_accepted()
                 self.report.count(row, requests=calls.requests, retries=calls.retries)
