@@ -36,7 +36,7 @@ from dataclasses import replace
 from logging.handlers import QueueHandler
 from multiprocessing.connection import Connection
 
-from target_pinterest_audiences.client import ClientSettings, PinterestClient
+from target_pinterest_audiences.client import TIMEOUT, ClientSettings, PinterestClient
 from target_pinterest_audiences.report import RunReport
 from target_pinterest_audiences.store import Store
 from target_pinterest_audiences.sync import ListSync, Pending, SyncError, SyncOptions
@@ -67,7 +67,7 @@ def open_client(client: ClientSettings, store: Store) -> PinterestClient:
         credentials,
         requests_per_second=client.requests_per_second,
         max_retry_seconds=client.max_retry_seconds,
-        timeout=(10.0, client.request_timeout_seconds),
+        timeout=(TIMEOUT[0], client.request_timeout_seconds),
     )
 
 
