@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from target_pinterest_audiences.emulator import Faults, PinterestEmulator
+from pinterest_emulator import Faults, PinterestEmulator
 
 
 class LoggingEmulator(PinterestEmulator):

@@ -96,11 +96,11 @@ SCHEMA = {
 }
 
 
-SRC = HERE.parent / "src"
+SRC = HERE.parent / "target_pinterest_audiences"
 
 
 def code_version() -> str:
-    """The commit measured, and whether src/ differs from it (others may edit it meanwhile)."""
+    """The commit measured, and whether the package differs from it (others may edit it meanwhile)."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True, check=True
@@ -110,7 +110,7 @@ def code_version() -> str:
         ).stdout.splitlines()
     except (OSError, subprocess.CalledProcessError):
         return "unknown commit"
-    return f"commit {head}" + (f" with {len(changed)} uncommitted change(s) in src/" if changed else "")
+    return f"commit {head}" + (f" with {len(changed)} uncommitted change(s) in the package" if changed else "")
 
 
 def src_stamp() -> float:
@@ -680,8 +680,8 @@ def main() -> None:
             shutil.rmtree(workdir, ignore_errors=True)
     command = "python benchmarks/throughput.py " + " ".join(sys.argv[1:])
     if src_stamp() != stamp:
-        version += " (WARNING: src/ changed during the run, so the rows may measure different code)"
-        log("src/ changed during the run")
+        version += " (WARNING: the package changed during the run, so the rows may measure different code)"
+        log("the package changed during the run")
     text = render(results, quota, command.strip(), version)
     if failures:
         text += "\n## Failures\n\n" + "".join(f"- {failure}\n" for failure in failures)

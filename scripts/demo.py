@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from target_pinterest_audiences.emulator import PinterestEmulator
+from pinterest_emulator import PinterestEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_DIR = ROOT / ".meltano" / "demo"

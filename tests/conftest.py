@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from target_pinterest_audiences.emulator import PinterestEmulator
+from pinterest_emulator import PinterestEmulator
 
 TESTS = Path(__file__).resolve().parent
 DATA = TESTS / "data"

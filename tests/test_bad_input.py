@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from conftest import ACCESS_TOKEN, AD_ACCOUNT, EXECUTABLE, openapi_path, sha
-from target_pinterest_audiences.emulator import Faults, PinterestEmulator
+from pinterest_emulator import Faults, PinterestEmulator
 
 ERROR = "target-pinterest-audiences: error: "
 MIB = 1024 * 1024
@@ -301,7 +301,7 @@ CASES: dict[str, Case] = {
     ),
 }
 
-#: Rows that fail because of a bug in src/, each explained in its reason.
+#: Rows that fail because of a bug in the package, each explained in its reason.
 XFAIL: dict[str, str] = {}
 
 

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from target_pinterest_audiences.emulator import (
+from pinterest_emulator import (
     EmulatedList,
     Faults,
     PinterestEmulator,
@@ -382,7 +382,7 @@ def test_concurrent_patches(emulator: PinterestEmulator) -> None:
 def test_logs_hold_no_secrets_or_records(
     emulator: PinterestEmulator, http: requests.Session, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.DEBUG, logger="target_pinterest_audiences.emulator"):
+    with caplog.at_level(logging.DEBUG, logger="pinterest_emulator"):
         create(http, emulator, "x", "private.person@example.com")
         refresh(emulator, "emulator-refresh-token")
     assert "POST /v5/ad_accounts" in caplog.text
@@ -419,7 +419,7 @@ def test_main_rejects_bad_arguments() -> None:
 
 
 def test_cli_serves_until_sigterm() -> None:
-    command = [sys.executable, "-m", "target_pinterest_audiences.emulator", "--port", "0"]
+    command = [sys.executable, "-m", "pinterest_emulator", "--port", "0"]
     command += ["--ad-account-id", "77", "--access-token", "cli-token"]
     with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as process:
         try:

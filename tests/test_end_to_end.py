@@ -20,7 +20,7 @@ from conftest import (
     sha,
     singer_lines,
 )
-from target_pinterest_audiences.emulator import Faults, PinterestEmulator
+from pinterest_emulator import Faults, PinterestEmulator
 
 SEGMENT = DATA / "segment_audiences.singer"
 FLAT = DATA / "flat_rows.singer"

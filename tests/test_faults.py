@@ -32,7 +32,7 @@ from conftest import (
     sha,
     singer_lines,
 )
-from target_pinterest_audiences.emulator import Faults, PinterestEmulator
+from pinterest_emulator import Faults, PinterestEmulator
 
 CLIENT = {"client_id": "emulator-client-id", "client_secret": "emulator-client-secret"}
 REFRESH = "emulator-refresh-token"

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from conftest import AD_ACCOUNT, sha
-from target_pinterest_audiences.emulator import PinterestEmulator
+from pinterest_emulator import PinterestEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 MELTANO = Path(sys.executable).with_name("meltano")

@@ -14,9 +14,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import pytest
 import requests
 
+from pinterest_emulator import PinterestEmulator
 from target_pinterest_audiences import oauth
 from target_pinterest_audiences.client import Credentials, PinterestClient
-from target_pinterest_audiences.emulator import PinterestEmulator
 from target_pinterest_audiences.store import Store
 from target_pinterest_audiences.tokens import load_refresh_token, token_key
 

@@ -19,7 +19,7 @@ import referencing.jsonschema
 import yaml
 
 from conftest import DATA, openapi_path, run_target
-from target_pinterest_audiences.emulator import Faults, PinterestEmulator, RecordedRequest
+from pinterest_emulator import Faults, PinterestEmulator, RecordedRequest
 
 BASE = "urn:pinterest-openapi"
 

@@ -20,7 +20,7 @@ from singer_sdk.testing.suites import SingerTestSuite
 from singer_sdk.testing.templates import TargetFileTestTemplate
 
 from conftest import DATA, sha
-from target_pinterest_audiences.emulator import PinterestEmulator
+from pinterest_emulator import PinterestEmulator
 from target_pinterest_audiences.sinks import RecordSchemaError
 from target_pinterest_audiences.target import TargetPinterestAudiences
 

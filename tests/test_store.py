@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import EXECUTABLE, assert_sent_as, run_target, sha, singer_lines
-from target_pinterest_audiences.emulator import Faults, PinterestEmulator
+from pinterest_emulator import Faults, PinterestEmulator
 from target_pinterest_audiences.store import SCHEMA_VERSION, Accepted, Store, metadata
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")

@@ -15,7 +15,7 @@ or from a shell (serves until SIGINT/SIGTERM)::
 
     target-pinterest-audiences-emulator --port 8080 --ad-account-id 549755885175 \
         --access-token emulator-access-token --openapi openapi.yaml
-    python -m target_pinterest_audiences.emulator --port 0
+    python -m pinterest_emulator --port 0
 
 Endpoints (under ``/v5``): ``POST /oauth/token``, ``GET /ad_accounts``,
 ``GET|POST /ad_accounts/{id}/customer_lists``, ``GET|PATCH
@@ -1264,7 +1264,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="target-pinterest-audiences-emulator",
         description="Serve a local emulator of Pinterest's API v5 customer lists.",
-        epilog="Faults and a CI example: python -m pydoc target_pinterest_audiences.emulator (section Faults).",
+        epilog="Faults and a CI example: python -m pydoc pinterest_emulator (section Faults).",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
