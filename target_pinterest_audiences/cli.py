@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from target_pinterest_audiences.client import PinterestError
+from target_pinterest_audiences.pinterest.client import PinterestError
 from target_pinterest_audiences.reader import INPUT_ERRORS
 from target_pinterest_audiences.settings import SettingsError
 from target_pinterest_audiences.store import StoreError

@@ -31,15 +31,15 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
-from target_pinterest_audiences.client import (
+from target_pinterest_audiences.pinterest.client import (
     DEFAULT_API_URL,
     AuthenticationError,
     Credentials,
     PinterestClient,
     PinterestError,
 )
+from target_pinterest_audiences.pinterest.tokens import follow_rotations, save_refresh_token, token_key
 from target_pinterest_audiences.store import Store, StoreError, default_store_url, redact_url
-from target_pinterest_audiences.tokens import follow_rotations, save_refresh_token, token_key
 
 PROG = "target-pinterest-audiences-auth"
 PLUGIN = "target-pinterest-audiences"

@@ -36,7 +36,7 @@ from dataclasses import replace
 from logging.handlers import QueueHandler
 from multiprocessing.connection import Connection
 
-from target_pinterest_audiences.client import TIMEOUT, ClientSettings, PinterestClient
+from target_pinterest_audiences.pinterest.client import TIMEOUT, ClientSettings, PinterestClient
 from target_pinterest_audiences.report import RunReport
 from target_pinterest_audiences.store import Store
 from target_pinterest_audiences.sync import ListSync, Pending, SyncError, SyncOptions
@@ -58,7 +58,7 @@ CHILD = "from target_pinterest_audiences.sender import serve; serve()"
 def open_client(client: ClientSettings, store: Store) -> PinterestClient:
     """The Pinterest client; rotated refresh tokens are kept in the store."""
     # Imported here: cryptography takes ~9 MB, needed only where requests are sent from.
-    from target_pinterest_audiences.tokens import follow_rotations  # noqa: PLC0415
+    from target_pinterest_audiences.pinterest.tokens import follow_rotations  # noqa: PLC0415
 
     credentials = replace(client.credentials)  # follow_rotations changes its own copy
     follow_rotations(credentials, store)

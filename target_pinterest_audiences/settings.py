@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import jsonschema
 from singer_sdk import typing as th
 
-from target_pinterest_audiences.client import DEFAULT_API_URL
+from target_pinterest_audiences.pinterest.client import DEFAULT_API_URL
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

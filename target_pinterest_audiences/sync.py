@@ -15,13 +15,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from target_pinterest_audiences.client import CallStats, PinterestError
+from target_pinterest_audiences.pinterest.client import CallStats, PinterestError
 from target_pinterest_audiences.store import Accepted, Store, StoredList
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
-    from target_pinterest_audiences.client import PinterestClient
+    from target_pinterest_audiences.pinterest.client import PinterestClient
     from target_pinterest_audiences.report import ListReport, RunReport
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from singer_sdk import Target
 from singer_sdk.plugin_base import _ConfigInput
 
 from target_pinterest_audiences import settings
-from target_pinterest_audiences.client import DEFAULT_API_URL, ClientSettings, Credentials
+from target_pinterest_audiences.pinterest.client import DEFAULT_API_URL, ClientSettings, Credentials
 from target_pinterest_audiences.reader import INPUT_ERRORS, LineReader
 from target_pinterest_audiences.report import Progress, RunReport
 from target_pinterest_audiences.sender import Sending

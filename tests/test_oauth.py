@@ -16,9 +16,9 @@ import requests
 
 from pinterest_emulator import PinterestEmulator
 from target_pinterest_audiences import oauth
-from target_pinterest_audiences.client import Credentials, PinterestClient
+from target_pinterest_audiences.pinterest.client import Credentials, PinterestClient
+from target_pinterest_audiences.pinterest.tokens import load_refresh_token, token_key
 from target_pinterest_audiences.store import Store
-from target_pinterest_audiences.tokens import load_refresh_token, token_key
 
 CLIENT_ID = "emulator-client-id"
 CLIENT_SECRET = "emulator-client-secret"

@@ -21,7 +21,7 @@ import pytest
 
 from conftest import AD_ACCOUNT, DATA, EXECUTABLE, openapi_path
 from pinterest_emulator import Faults, PinterestEmulator
-from target_pinterest_audiences.client import Credentials, PinterestClient
+from target_pinterest_audiences.pinterest.client import Credentials, PinterestClient
 
 SRC = Path(__file__).resolve().parents[1] / "target_pinterest_audiences"
 INPUTS = (DATA / "segment_audiences.singer", DATA / "flat_rows.singer", DATA / "stream_audience.singer")

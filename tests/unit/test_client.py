@@ -16,8 +16,8 @@ import responses
 from requests.structures import CaseInsensitiveDict
 from responses import matchers
 
-from target_pinterest_audiences import client as client_module
-from target_pinterest_audiences.client import (
+from target_pinterest_audiences.pinterest import client as client_module
+from target_pinterest_audiences.pinterest.client import (
     AuthenticationError,
     Credentials,
     Pacer,

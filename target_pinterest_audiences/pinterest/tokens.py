@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 if TYPE_CHECKING:
-    from target_pinterest_audiences.client import Credentials
+    from target_pinterest_audiences.pinterest.client import Credentials
     from target_pinterest_audiences.store import Store
 
 _INFO = b"target-pinterest-audiences refresh token"

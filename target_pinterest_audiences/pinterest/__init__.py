@@ -1,0 +1,1 @@
+"""Pinterest's v5 API as the target uses it: the HTTP client and the OAuth tokens."""
