@@ -806,3 +806,22 @@ def test_repeat_bookmark_as_prism_serves_the_spec(emulator: PinterestEmulator, h
     whole = http.get(lists_url(emulator), params={"page_size": 250}).json()
     assert whole["bookmark"] == "string"
     assert emulator.fault_counts == {"repeat_bookmark": 3}
+
+
+def test_the_target_never_imports_the_emulator() -> None:
+    # The emulator is an extra (pip install 'target-pinterest-audiences[emulator]'): the
+    # target's modules must run without it, so none of them may import it.
+    check = (
+        "import sys, target_pinterest_audiences.target, target_pinterest_audiences.cli; "
+        "assert 'pinterest_emulator' not in sys.modules, 'the target imported the emulator'"
+    )
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_console_script_entry_point_names_the_cli() -> None:
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    assert 'target-pinterest-audiences-emulator = "pinterest_emulator.cli:main"' in pyproject
+    from pinterest_emulator.cli import main as cli_main  # noqa: PLC0415 (the entry point's own path)
+
+    assert cli_main is main
