@@ -216,15 +216,12 @@ class PinterestEmulator:
         return self._accounts.applied_writes
 
     def delete_list(self, list_id: str) -> None:
-        """Delete a list as a user would in Ads Manager (the API has no DELETE for lists).
+        """Delete a list as a user would in Ads Manager (the API has no DELETE for lists, [spec]).
 
         Afterwards GET and PATCH of it answer 404 code 1 "Customer list not found.", the
         account's list pages no longer hold it, and a new list may take its name without
         counting as a duplicate. The audiences built on it go with it. KeyError if unknown.
         """
-        # Assumption: deleting a customer list in Ads Manager also removes the audience on
-        # it, and the API then answers 404 code 1 for the list (undocumented: the API has no
-        # DELETE for customer lists, and Ads Manager shows a list and its audience as one).
         self._accounts.delete_list(list_id)
 
     def customer_lists(self, ad_account_id: str | None = None) -> list[EmulatedList]:
@@ -427,7 +424,7 @@ class PinterestEmulator:
             accounts = [self._accounts.render_account(account) for account in self._accounts.ids]
             return Response(200, paginate(accounts, query), {})
         if len(segments) < _ACCOUNT_PATH or segments[0] != "ad_accounts":
-            raise ApiError(404, 404, "Not found")
+            raise ApiError(404, 404, "Not found")  # Assumption: an unknown path's body (undocumented)
         account = check_id(segments[1], "ad_account_id")
         self._accounts.require(account)
         if len(segments) == _ACCOUNT_PATH:  # operationId ad_accounts/get
@@ -483,7 +480,9 @@ class PinterestEmulator:
 
     def _list_lists(self, account: str, query: dict[str, list[str]]) -> Response:
         items = self._accounts.list_items(account)
-        if self._faults.repeat_bookmark:  # Prism's answer: the first page again, with the spec's example bookmark
+        # Source for repeat_bookmark: Stoplight Prism serving Pinterest's spec answers every page
+        # with the example bookmark "string" (seen, issue 13); not Pinterest's own behaviour.
+        if self._faults.repeat_bookmark:
             with self._lock:
                 self._count_fault("repeat_bookmark")
             page = paginate(items, {name: values for name, values in query.items() if name != "bookmark"})

@@ -15,7 +15,10 @@ RATE_LIMIT_MESSAGE = (
     "This request exceeded a rate limit. This can happen if the client exceeds one of the "
     "published rate limits within a short time window."
 )
-# Pinterest's own error code and message for each HTTP status the emulator may answer.
+# Pinterest's own error code and message for each HTTP status the emulator may answer: the
+# messages are the spec's examples (400, 401, 403, 503 code 4197; Pinterest.Lib.Error's example
+# is 2 "AdAccount not found.", so 404 gets it). Assumption: an injected status without an
+# example (500, for one) carries its HTTP status as ``code`` (undocumented).
 ERROR_BODIES = {
     400: (1, "Invalid parameters."),
     401: (2, "Authentication failed."),
@@ -45,6 +48,9 @@ def invalid(message: str) -> ApiError:
 
 def list_not_found() -> ApiError:
     """The 404 for a customer list the account does not hold (or no longer holds)."""
+    # Assumption: an unknown or deleted customer list answers 404 with code 1 "Customer list
+    # not found." (undocumented: customer_lists/get and /update list only 200 and a default
+    # Error; the contract asks the target to confirm such a 404 before it remakes a list).
     return ApiError(404, 1, "Customer list not found.")
 
 

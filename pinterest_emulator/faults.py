@@ -187,9 +187,11 @@ NO_FAULT = FaultDecision()
 class Quota:
     """One quota for all tokens, in fixed windows (Pinterest counts per user per app).
 
-    Assumption: fixed one-second windows, and ``Retry-After`` / ``X-RateLimit-Reset`` on the
-    429 (Pinterest documents per-second and per-minute limits, not how it counts them nor
-    these headers; source: developers.pinterest.com /docs/reference/rate-limits/).
+    Assumption: fixed one-second windows, one quota for every request of the app, and
+    ``Retry-After`` / ``X-RateLimit-Reset`` on the 429 (undocumented: Pinterest's rate-limit
+    page, developers.pinterest.com /docs/reference/rate-limits/, gives the limits per second
+    and per category per minute, not how it counts them nor these headers; the 429 body,
+    code 8, is the spec's).
     Not thread-safe: the emulator calls it under its lock.
     """
 

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
     from pinterest_emulator.openapi_check import SpecValidator
 
+# [docs] (PINTEREST.md, "OAuth"): access tokens last 30 days, continuous refresh tokens 60.
+# Assumption: tokens never expire by time here, only by ``Faults.access_token_max_uses`` or
+# revocation (tests cannot wait 30 days; a run never lasts that long).
 ACCESS_TOKEN_TTL = 30 * 24 * 3600
 REFRESH_TOKEN_TTL = 60 * 24 * 3600
 SCOPE = "ads:read,ads:write"
@@ -160,6 +163,10 @@ class Tokens:
     def _grant(self, body: dict[str, Any], answer: dict[str, Any]) -> bool:
         """Check the grant (lock held), note its ``response_type``; True if a refresh token is due."""
         grant_type = body.get("grant_type")
+        # Assumption: a bad grant (unknown, revoked or rotated-out refresh token, a used code)
+        # is 400 code 1, as OAuth's invalid_grant, not 401 (undocumented: the spec gives only a
+        # default Error); with rotation the old refresh token stops at once (PINTEREST.md: "the
+        # old one may stop working").
         if grant_type == "refresh_token":
             old = body.get("refresh_token")
             if old not in self._refresh:

@@ -34,6 +34,9 @@ def one(query: dict[str, list[str]], name: str) -> str | None:
 
 
 def _encode_bookmark(last_id: str) -> str:
+    # Assumption: a bookmark is an opaque string that stays valid while lists are added
+    # between pages, and a bookmark Pinterest never gave is a 400 code 1 (undocumented: the
+    # spec says only "Cursor used to fetch the next page of items"; null ends the pages).
     return base64.urlsafe_b64encode(f"after:{last_id}".encode()).decode().rstrip("=")
 
 
@@ -63,7 +66,7 @@ def paginate(items: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[s
     if order not in {"ASCENDING", "DESCENDING"}:
         msg = "Invalid order: must be ASCENDING or DESCENDING"
         raise invalid(msg)
-    descending = order == "DESCENDING"
+    descending = order == "DESCENDING"  # by id, newest last by default ([spec] query_order)
     ordered = sorted(items, key=lambda item: int(item["id"]), reverse=descending)
     bookmark = one(query, "bookmark")
     if bookmark:

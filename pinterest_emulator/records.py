@@ -30,6 +30,10 @@ def parse_records(records: object, list_type: str) -> list[str]:
     if not isinstance(records, str) or not records:
         msg = "records must be a non-empty string of comma-separated identifiers"
         raise invalid(msg)
+    # The rules below are Pinterest's ([spec] customer_lists/create: lowercase emails, plain
+    # or SHA-1/SHA-256/MD5 hashed; MAIDs and IDFAs hashed). Assumption: an empty record (a
+    # trailing comma), whitespace, or a value of no hash's length refuses the whole request
+    # with 400 code 1, rather than Pinterest skipping that record (undocumented).
     values = records.split(",")
     total = len(values)
     for number, value in enumerate(values, start=1):

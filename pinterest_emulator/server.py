@@ -21,6 +21,8 @@ from pinterest_emulator.errors import ApiError, invalid
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+# Assumption: a body above 64 MiB is a 413 and a chunked body a 411 (undocumented; the
+# largest request Pinterest takes is unknown: PINTEREST.md, "Largest request").
 _MAX_BODY = 64 * 1024 * 1024
 
 

@@ -68,6 +68,9 @@ class _List:
 
     @property
     def status(self) -> str:
+        # The threshold is Pinterest's ([spec] CustomerList.status: "TOO_SMALL - the list has
+        # less than 100 Pinterest users"). Assumption: every identifier matches a Pinterest
+        # user and the status is known at once, never PROCESSING or UPLOADING (undocumented).
         return "TOO_SMALL" if len(self.members) < MIN_READY_MEMBERS else "READY"
 
     def as_api(self) -> dict[str, Any]:
@@ -119,6 +122,8 @@ class AdAccounts:
         self._duplicate_name_creates = 0
         self._applied_writes = 0
         self._deleted_lists: list[str] = []
+        # Assumption: ids are digits that grow with creation time (the spec gives their form,
+        # ^\d+$, and that higher ids are more recent; their values are undocumented).
         self._next_id = itertools.count(int(time.time()) * 1000)
 
     # -- ad accounts ----------------------------------------------------------------------------
@@ -177,6 +182,8 @@ class AdAccounts:
         _check_size(records, max_records)
         now = int(time.time())
         with self._lock:
+            # Assumption: Pinterest accepts a second list with a name the account already
+            # has (undocumented); counted so tests can assert the target never does it.
             if any(i.ad_account_id == account and i.name == name for i in self._lists.values()):
                 self._duplicate_name_creates += 1
                 logger.warning("A second customer list with an existing name was created")
@@ -218,6 +225,8 @@ class AdAccounts:
 
     def delete_list(self, list_id: str) -> None:
         """Forget a list and the audiences on it; KeyError if there is none."""
+        # Assumption: a list deleted in Ads Manager takes its audience with it and leaves the
+        # account's list pages (undocumented: the API has no DELETE for customer lists).
         with self._lock:
             if self._lists.pop(list_id, None) is None:
                 raise KeyError(list_id)
@@ -237,6 +246,8 @@ class AdAccounts:
     # -- audiences ------------------------------------------------------------------------------
     def _render_audience(self, audience: dict[str, Any]) -> dict[str, Any]:
         """Render an audience; size and status follow its list (call with the lock held)."""
+        # Assumption: an audience's size is its list's member count at once (undocumented;
+        # Hightouch and Braze say sizes lag 24 to 48 h), READY from 100 ([spec] Audience.status).
         rendered = copy.deepcopy(audience)
         source = self._lists.get(audience["rule"]["customer_list_id"])
         size = len(source.members) if source else 0
@@ -272,6 +283,7 @@ class AdAccounts:
         now = int(time.time())
         with self._lock:
             known = self._lists.get(list_id)
+            # Assumption: a rule naming no list of the account is a 400 code 1 (undocumented).
             if known is None or known.ad_account_id != account:
                 msg = f"rule.customer_list_id {list_id} is not a customer list of this account"
                 raise invalid(msg)
@@ -345,5 +357,7 @@ class AdAccounts:
 
 def _check_size(records: list[str], limit: int | None) -> None:
     """413 for a write above ``Faults.max_records_per_request``."""
+    # Assumption: Pinterest refuses a write that is too large with 413 and refuses all of it
+    # (undocumented, as is the largest write: PINTEREST.md, "Largest request").
     if limit is not None and len(records) > limit:
         raise ApiError(413, 1, f"Request entity too large: {len(records)} records, at most {limit} accepted.")
