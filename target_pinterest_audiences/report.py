@@ -161,6 +161,8 @@ class RunReport:
             "invalid_records": dict(sorted(self.invalid.items())),
             "dropped_identifiers": dict(sorted(self.dropped.items())),
             "ignored_records": dict(sorted(self.ignored.items())),
+            "requests": totals["requests"],
+            "retries": totals["retries"],
             "lists": rows,
             "other_requests": other,
             "totals": totals,

@@ -269,7 +269,7 @@ def test_a_list_that_fails_does_not_cost_the_others_their_record(
 
 
 def test_a_run_killed_after_pinterest_accepted_still_removes_those_members_later(
-    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path, sending: dict[str, Any]
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
     """Killed mid-batch, before the store recorded the batch; meanwhile everyone left the audience.
 
@@ -278,7 +278,7 @@ def test_a_run_killed_after_pinterest_accepted_still_removes_those_members_later
     write waiting out a Retry-After is an intent the next run settles first.
     """
     names = [f"user{i}@example.com" for i in range(40)]
-    target_config |= {"records_per_request": 2, "parallel_requests": 1, **sending}
+    target_config |= {"records_per_request": 2, "parallel_requests": 1}
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(target_config))
     joined = tmp_path / "joined.singer"

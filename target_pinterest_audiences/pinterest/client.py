@@ -287,7 +287,7 @@ class PinterestClient:
         self._max_retry_seconds = max_retry_seconds
         self._timeout = timeout
         self._cancelled = threading.Event()
-        self._sleep: Callable[[float], object] = sleep or self._cancelled.wait
+        self._sleep: Callable[[float], object] = sleep if sleep is not None else self._cancelled.wait
         self._local = threading.local()
         self.stats = CallStats()
 
