@@ -18,10 +18,11 @@ import datetime as dt
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -53,8 +54,8 @@ CLAIM_TIMEOUT_SECONDS = 120.0
 CLAIM_POLL_SECONDS = 0.2
 #: PostgreSQL: how long a statement waits for a row or table lock before it fails.
 LOCK_TIMEOUT_MS = 30_000
-#: The first key of the advisory locks that say a run is alive (the second is the run id).
-_RUN_LOCK_SPACE = 0x7470_6100
+#: The advisory lock key of schema upgrades on PostgreSQL.
+_UPGRADE_LOCK = 0x7470_6100
 
 
 class _Sql(NamedTuple):
@@ -170,6 +171,9 @@ runs = sa.Table(
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("report", sa.Text),
+    # A random name for the lock that says the run is alive (a file lock for SQLite, an
+    # advisory lock for PostgreSQL): unique even when a store is made anew at the same place.
+    sa.Column("owner", sa.String(64)),
 )
 
 #: The first version whose upgrade rewrites the member table (SQLite: VACUUM after it).
@@ -234,11 +238,9 @@ class StoredList:
 
 
 @dataclass(frozen=True)
-class Intent:
-    """A write to Pinterest, stored before it is sent."""
+class Write:
+    """A write to Pinterest's customer list: what an intent stores."""
 
-    id: int
-    run_id: int
     ad_account_id: str
     name: str
     audience: str
@@ -247,8 +249,16 @@ class Intent:
     """None: the write creates the list (POST with its first records)."""
     operation: str
     members: tuple[str, ...]
-    mark: int | None = None
+    mark: int | None
     """The mirror snapshot its ADD members belong to."""
+
+
+@dataclass(frozen=True)
+class Intent(Write):
+    """A write stored before it was sent, by the run that owns it now."""
+
+    id: int
+    run_id: int
 
 
 def _stored(row: sa.Row[Any]) -> StoredList:
@@ -332,6 +342,7 @@ class Store:
         self._sqlite = engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if self._sqlite else None
         self.run_id: int | None = None
+        self._owner = ""
         self._alive: IO[bytes] | Connection | None = None
 
     @classmethod
@@ -422,7 +433,7 @@ class Store:
                 raise StoreError("SQLite here lacks its JSON functions (built in since 3.38); use a newer Python")
             if self.engine.dialect.name == "postgresql":
                 # One upgrade at a time across processes; released at commit.
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_RUN_LOCK_SPACE, 0)))
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_UPGRADE_LOCK)))
             version = None
             if sa.inspect(conn).has_table("store_meta"):
                 version = conn.execute(
@@ -451,7 +462,12 @@ class Store:
                 if text:
                     conn.execute(sa.text(text))
             logger.info("Upgraded the store to schema version %d.", step)
+        # Tables an old store lacks are made whole; a runs table from before version 6 lacks
+        # its owner column (the oldest stores have no runs table at all).
+        had_runs = sa.inspect(conn).has_table("runs")
         metadata.create_all(conn, checkfirst=True)
+        if had_runs and "owner" not in {column["name"] for column in sa.inspect(conn).get_columns("runs")}:
+            conn.execute(sa.text("ALTER TABLE runs ADD COLUMN owner VARCHAR(64)"))
         self._upsert(conn, store_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)})
 
     def _record_accepted_requests(self, conn: Connection) -> None:
@@ -574,12 +590,13 @@ class Store:
             dialect.insert(list_claims)
             .values(ad_account_id=ad_account_id, name=name, run_id=self.run_id, claimed_at=_now())
             .on_conflict_do_nothing()
+            .returning(list_claims.c.run_id)  # a row when taken (rowcount is -1 with psycopg)
         )
         # Single statements only: SQLite cannot turn a reading transaction into a writing one
         # while another process writes.
         while True:
             with self._writing() as conn:
-                if conn.execute(take).rowcount:
+                if conn.execute(take).first() is not None:
                     break
             with self.engine.connect() as conn:
                 holder = conn.execute(sa.select(list_claims.c.run_id).where(key)).scalar()
@@ -697,37 +714,14 @@ class Store:
 
     # -- intents (see write/journal.py) ---------------------------------------------------
 
-    def add_intent(  # noqa: PLR0913 - an intent's columns
-        self,
-        *,
-        ad_account_id: str,
-        name: str,
-        audience: str,
-        list_type: str,
-        list_id: str | None,
-        operation: str,
-        members: Sequence[str],
-        mark: int | None,
-    ) -> Intent:
+    def add_intent(self, write: Write) -> Intent:
         """Store a write before it is sent."""
         assert self.run_id is not None  # noqa: S101 - a writing run always has one
-        values = {
-            "run_id": self.run_id,
-            "ad_account_id": ad_account_id,
-            "name": name,
-            "audience": audience,
-            "list_type": list_type,
-            "list_id": list_id,
-            "operation": operation,
-            "mark": mark,
-            "members": ",".join(members),
-        }
+        values = {**write.__dict__, "members": ",".join(write.members), "run_id": self.run_id}
         with self._writing() as conn:
             key = conn.execute(sa.insert(intents).values(values)).inserted_primary_key
         assert key is not None  # noqa: S101 - an autoincrement key
-        return Intent(
-            int(key[0]), self.run_id, ad_account_id, name, audience, list_type, list_id, operation, tuple(members), mark
-        )
+        return Intent(**write.__dict__, id=int(key[0]), run_id=self.run_id)
 
     def confirm(self, intent: Intent, list_id: str, *, gone: bool = False) -> bool:
         """Record a write's effect and drop its intent, in one transaction.
@@ -783,7 +777,7 @@ class Store:
                 .where(intents.c.id == intent.id, intents.c.run_id == intent.run_id)
                 .values(run_id=self.run_id)
             ).rowcount
-        return Intent(**{**intent.__dict__, "run_id": self.run_id}) if taken else None
+        return replace(intent, run_id=self.run_id) if taken else None
 
     # -- tokens and runs ------------------------------------------------------------------
 
@@ -804,45 +798,57 @@ class Store:
         """Open a run in the history and hold the lock that says it is alive; None when read-only."""
         if self.read_only:
             return None
+        owner = secrets.token_hex(16)
         with self._writing() as conn:
-            key = conn.execute(sa.insert(runs).values(started_at=_now(), status="running")).inserted_primary_key
+            key = conn.execute(
+                sa.insert(runs).values(started_at=_now(), status="running", owner=owner)
+            ).inserted_primary_key
         assert key is not None  # noqa: S101 - an autoincrement key
         self.run_id = int(key[0])
-        self._alive = self._hold_alive(self.run_id)
+        self._owner = owner
+        self._alive = self._hold_alive(owner)
         return self.run_id
 
-    def _run_lock_path(self, run_id: int) -> Path | None:
+    def _run_lock_path(self, owner: str) -> Path | None:
         database = self.engine.url.database
         if not self._sqlite or not database or database == ":memory:" or fcntl is None:
             return None
-        return Path(f"{database}.run-{run_id}.lock")
+        return Path(f"{database}.run-{owner}.lock")
 
-    def _hold_alive(self, run_id: int) -> IO[bytes] | Connection | None:
+    @staticmethod
+    def _advisory_key(owner: str) -> int:
+        return int(owner[:15], 16)  # 60 bits of the random name: a bigint key
+
+    def _hold_alive(self, owner: str) -> IO[bytes] | Connection | None:
         if not self._sqlite:
             conn = sa.create_engine(self.engine.url, poolclass=sa.pool.NullPool).connect()
-            conn.execute(sa.select(sa.func.pg_advisory_lock(_RUN_LOCK_SPACE, run_id)))
+            conn.execute(sa.select(sa.func.pg_advisory_lock(self._advisory_key(owner))))
             conn.commit()
             return conn
-        path = self._run_lock_path(run_id)
+        path = self._run_lock_path(owner)
         if path is None:
             return None
         handle = path.open("wb")
         path.chmod(0o600)
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new name: nobody else holds it
         return handle
 
     def run_alive(self, run_id: int) -> bool:
         """Whether the run still runs (holds its lock), here or in another process."""
         if run_id == self.run_id:
             return True
-        if not self._sqlite:
-            with self.engine.connect() as conn:
-                free = conn.execute(sa.select(sa.func.pg_try_advisory_lock(_RUN_LOCK_SPACE, run_id))).scalar()
+        with self.engine.connect() as conn:
+            owner = conn.execute(sa.select(runs.c.owner).where(runs.c.id == run_id)).scalar()
+            if owner is None:
+                return False  # an older version's run, or none at all: not running now
+            if not self._sqlite:
+                key = self._advisory_key(owner)
+                free = conn.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar()
                 if free:
-                    conn.execute(sa.select(sa.func.pg_advisory_unlock(_RUN_LOCK_SPACE, run_id)))
+                    conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
                 conn.commit()
-            return not free
-        path = self._run_lock_path(run_id)
+                return not free
+        path = self._run_lock_path(owner)
         if path is None or not path.exists():
             return False
         with path.open("rb") as handle:
@@ -871,7 +877,7 @@ class Store:
         if alive is None:
             return
         alive.close()
-        path = self._run_lock_path(self.run_id or 0)
+        path = self._run_lock_path(self._owner)
         if path is not None:
             with suppress(OSError):
                 path.unlink()

@@ -350,6 +350,6 @@ def test_small_batches_end_with_the_same_lists(
         if r.method in ("POST", "PATCH") and "customer_lists" in r.path
     ]
     # Seven batches of four records: each drain sends its own changes, none over five a request.
-    assert max(sent) <= 5  # noqa: PLR2004
-    assert sum(sent) == 25  # noqa: PLR2004 - 23 joined, then two of them left
+    assert max(sent) <= 5
+    assert sum(sent) == 25
     assert result.states == [{"done": True}]

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from conftest import EXECUTABLE, run_target, sha, singer_lines
 from pinterest_emulator import Faults, PinterestEmulator
-from target_pinterest_audiences.store import SCHEMA_VERSION, Store, metadata
+from target_pinterest_audiences.store import SCHEMA_VERSION, Store, Write, metadata
 from target_pinterest_audiences.write.journal import Journal
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
@@ -71,16 +71,7 @@ def record(store: Store, list_id: str, operation: str, hashes: list[str], seen: 
     """Write members the way a run does: an intent, then its confirmation."""
     if store.run_id is None:
         store.start_run()
-    intent = store.add_intent(
-        ad_account_id=AD_ACCOUNT,
-        name="vip (EMAIL)",
-        audience="vip",
-        list_type="EMAIL",
-        list_id=list_id,
-        operation=operation,
-        members=hashes,
-        mark=seen,
-    )
+    intent = store.add_intent(Write(AD_ACCOUNT, "vip (EMAIL)", "vip", "EMAIL", list_id, operation, tuple(hashes), seen))
     assert store.confirm(intent, list_id)
 
 
@@ -287,6 +278,7 @@ def test_store_upgrades_a_schema_4_store(store_url: str) -> None:
         conn.execute(sa.text("DROP TABLE intents"))
         conn.execute(sa.text("DROP TABLE list_claims"))
         conn.execute(sa.text("ALTER TABLE customer_lists DROP COLUMN gone"))
+        conn.execute(sa.text("ALTER TABLE runs DROP COLUMN owner"))
         conn.execute(
             sa.text(
                 "CREATE TABLE accepted_requests (id INTEGER PRIMARY KEY, list_id VARCHAR(18) NOT NULL,"
@@ -348,14 +340,7 @@ def test_only_intents_of_runs_that_are_gone_are_settled_and_each_by_one_run(stor
     first = Store.open(store_url)
     record(first, "7", "ADD", [sha("a@example.com")])
     pending = first.add_intent(
-        ad_account_id=AD_ACCOUNT,
-        name="vip (EMAIL)",
-        audience="vip",
-        list_type="EMAIL",
-        list_id="7",
-        operation="REMOVE",
-        members=[sha("a@example.com")],
-        mark=None,
+        Write(AD_ACCOUNT, "vip (EMAIL)", "vip", "EMAIL", "7", "REMOVE", (sha("a@example.com"),), None)
     )
     second, third = Store.open(store_url), Store.open(store_url)
     second.start_run()

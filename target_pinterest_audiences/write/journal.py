@@ -19,12 +19,23 @@ import signal
 import threading
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+from target_pinterest_audiences.pinterest.client import PinterestError
 
-    from target_pinterest_audiences.store import Intent, Store
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from target_pinterest_audiences.store import Intent, Store, Write
 
 CRASH_POINTS = ("before_intent", "after_intent", "after_answer")
+
+
+def not_applied(exc: BaseException) -> bool:
+    """Whether a failed write certainly took no effect: Pinterest answered it with a 4xx.
+
+    A 5xx, a timeout or a connection lost may come after the effect.
+    """
+    status = exc.status if isinstance(exc, PinterestError) else None
+    return status is not None and 400 <= status < 500  # noqa: PLR2004
 
 
 class CrashPoints:
@@ -59,38 +70,23 @@ class Journal:
         self.store = store
         self.crash = crash or CrashPoints(None)
 
-    def write(  # noqa: PLR0913
-        self,
-        *,
-        ad_account_id: str,
-        name: str,
-        audience: str,
-        list_type: str,
-        list_id: str | None,
-        operation: str,
-        members: Sequence[str],
-        mark: int | None,
-        send: Callable[[Intent], str],
-    ) -> str:
+    def write(self, write: Write, send: Callable[[Intent], str]) -> str:
         """Store the intent, send it with ``send`` (which returns the list id), confirm it.
 
-        ``send`` raises when Pinterest did not accept the write. It decides what becomes of
-        the intent first: dropped when Pinterest refused it (no effect), kept when no answer
-        came (possibly applied: the next run settles it).
+        ``send`` raises when Pinterest did not accept the write: the intent is dropped when
+        Pinterest refused it (a 4xx: no effect), and kept when no answer came (possibly
+        applied: the next run settles it). A ``send`` that found the list gone confirmed the
+        intent itself.
         """
         self.crash.reach("before_intent")
-        intent = self.store.add_intent(
-            ad_account_id=ad_account_id,
-            name=name,
-            audience=audience,
-            list_type=list_type,
-            list_id=list_id,
-            operation=operation,
-            members=members,
-            mark=mark,
-        )
+        intent = self.store.add_intent(write)
         self.crash.reach("after_intent")
-        accepted_id = send(intent)
+        try:
+            accepted_id = send(intent)
+        except Exception as exc:
+            if not_applied(exc):
+                self.store.drop_intent(intent)
+            raise
         self.crash.reach("after_answer")
         self.store.confirm(intent, accepted_id)
         return accepted_id

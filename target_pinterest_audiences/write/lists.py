@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from target_pinterest_audiences.pinterest.client import HTTP_NOT_FOUND, PinterestError
-from target_pinterest_audiences.store import StoredList
+from target_pinterest_audiences.store import StoredList, Write
 from target_pinterest_audiences.write.plan import ADD, chunked
 
 if TYPE_CHECKING:
@@ -125,17 +125,8 @@ class Lists:
             chunk = first[:size]
             try:
                 with client.counting() as calls:
-                    self.journal.write(
-                        ad_account_id=self.options.ad_account_id,
-                        name=name,
-                        audience=audience,
-                        list_type=list_type,
-                        list_id=None,
-                        operation=ADD,
-                        members=chunk,
-                        mark=mark,
-                        send=self.create_remote,
-                    )
+                    write = Write(self.options.ad_account_id, name, audience, list_type, None, ADD, tuple(chunk), mark)
+                    self.journal.write(write, self.create_remote)
             except PinterestError as exc:
                 if not self.options.too_large(exc, chunk):
                     raise

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from target_pinterest_audiences.pinterest.client import HTTP_NOT_FOUND, PinterestError
-from target_pinterest_audiences.write.journal import CrashPoints, Journal
+from target_pinterest_audiences.store import Write
+from target_pinterest_audiences.write.journal import CrashPoints, Journal, not_applied
 from target_pinterest_audiences.write.lists import ListGoneError, Lists, WriteError
 from target_pinterest_audiences.write.plan import ADD, REMOVE, chunked, plan
 
@@ -162,6 +163,10 @@ class Writer:
             self._patch(stored, intent)
         except ListGoneError:
             return  # recorded as wanted; the list is made again when next used
+        except PinterestError as exc:
+            if not_applied(exc):
+                self.store.drop_intent(intent)
+            raise
         self.store.confirm(intent, stored.list_id)
 
     # -- batches --------------------------------------------------------------------------
@@ -169,13 +174,16 @@ class Writer:
     def write(self, changes: Changes) -> None:
         """Send every list's changes; return only when Pinterest accepted them all."""
         work = sorted(changes.items())
-        if len(work) < 2 or self.options.parallel_requests < 2 or self.client is None:  # noqa: PLR2004
+        if self.client is None:  # a dry run sends nothing: no thread needed
             for (audience, list_type), signals in work:
                 self.apply_list(audience, list_type, signals)
             return
+        # Writes run in the pool even for one list: a signal then interrupts only this wait,
+        # and the write in flight is answered and confirmed (see stop()).
         with self._guard:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.options.parallel_requests, thread_name_prefix="lists")
+                workers = max(1, self.options.parallel_requests)
+                self._pool = ThreadPoolExecutor(workers, thread_name_prefix="lists")
         futures = [self._pool.submit(self.apply_list, a, k, s) for (a, k), s in work]
         failure: BaseException | None = None
         for future in futures:  # every list has its chance; then the first failure
@@ -244,17 +252,17 @@ class Writer:
         try:
             with self.client.counting() as calls:
                 try:
-                    self.journal.write(
-                        ad_account_id=stored.ad_account_id,
-                        name=stored.name,
-                        audience=stored.audience or "",
-                        list_type=stored.list_type,
-                        list_id=stored.list_id,
-                        operation=operation,
-                        members=chunk,
-                        mark=mark,
-                        send=lambda intent: self._patch(stored, intent),
+                    write = Write(
+                        stored.ad_account_id,
+                        stored.name,
+                        stored.audience or "",
+                        stored.list_type,
+                        stored.list_id,
+                        operation,
+                        tuple(chunk),
+                        mark,
                     )
+                    self.journal.write(write, lambda intent: self._patch(stored, intent))
                 finally:
                     self.report.count(row, requests=calls.requests, retries=calls.retries)
         except ListGoneError:
