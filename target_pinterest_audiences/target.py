@@ -284,6 +284,17 @@ class TargetPinterestAudiences(Target):
             sink.record_counter_metric.increment(read - self._counted.get(name, 0))
             self._counted[name] = read
 
+    def _process_schema_message(self, message_dict: dict[str, t.Any]) -> None:
+        """Take any valid JSON Schema for an object, ``{"type": "object"}`` included.
+
+        The SDK requires a "properties" key, which JSON Schema does not (several taps send a
+        free-form stream as ``{"type": "object"}``); an empty one constrains nothing more.
+        """
+        schema = message_dict.get("schema")
+        if isinstance(schema, dict) and "properties" not in schema:
+            message_dict = {**message_dict, "schema": {**schema, "properties": {}}}
+        super()._process_schema_message(message_dict)
+
     def _process_activate_version_message(self, message_dict: dict[str, t.Any]) -> None:
         """ACTIVATE_VERSION: the stream's full snapshot is complete (mirror mode ends it)."""
         self._assert_line_requires(message_dict, requires={"stream", "version"})

@@ -268,6 +268,22 @@ def test_dry_run_sends_nothing_and_reports_what_it_would_do(
     assert result.report is not None
     rows = {row["name"]: (row["created"], row["added"]) for row in result.report["lists"]}
     assert rows == {name: (True, len(members)) for name, members in EXPECTED[SEGMENT].items()}
+    # The input carries a STATE: a dry run must not move the tap's bookmark past it.
+    assert "STATE" in SEGMENT.read_text()
+    assert result.stdout == ""
+
+
+def test_a_free_form_schema_is_taken(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """{"type": "object"} is valid JSON Schema for an object: what several taps send (CONTRACT.md)."""
+    lines = [
+        {"type": "SCHEMA", "stream": "vip", "schema": {"type": "object"}, "key_properties": []},
+        {"type": "RECORD", "stream": "vip", "record": {"email": "a@example.com", "anything": {"nested": [1]}}},
+    ]
+    result = run_target(target_config, "".join(json.dumps(line) + "\n" for line in lines), tmp_path)
+    assert result.returncode == 0, result.last_line
+    assert held(emulator) == {"vip (EMAIL)": frozenset({sha("a@example.com")})}
 
 
 def test_progress_lines_at_a_steady_interval(

@@ -184,9 +184,20 @@ class Writer:
             if self._pool is None:
                 workers = max(1, self.options.parallel_requests)
                 self._pool = ThreadPoolExecutor(workers, thread_name_prefix="lists")
-        futures = [self._pool.submit(self.apply_list, a, k, s) for (a, k), s in work]
+        failed = threading.Event()
+
+        def apply(audience: str, list_type: str, signals: Mapping[str, bool]) -> None:
+            if failed.is_set():
+                return  # a list failed: the run stops, no other list starts
+            try:
+                self.apply_list(audience, list_type, signals)
+            except BaseException:
+                failed.set()
+                raise
+
+        futures = [self._pool.submit(apply, a, k, s) for (a, k), s in work]
         failure: BaseException | None = None
-        for future in futures:  # every list has its chance; then the first failure
+        for future in futures:  # the lists already started finish; then the first failure
             exc = future.exception()
             failure = failure or exc
         if failure is not None:
