@@ -112,7 +112,7 @@ be tested. Everything is off by default. Faults apply only to ``/v5`` requests, 
   one-off 404 code 1 "Customer list not found." for a GET or PATCH of a list that exists,
   nothing applied; any other request with that number is served normally), and
   ``hold_after_effect_nth`` (``{n: seconds}``: applied, then the answer held that long).
-- ``repeat_bookmark``: every customer-list page answers with bookmark ``"string"`` whatever
+- ``repeat_bookmark`` [``--repeat-bookmark``]: every customer-list page answers with bookmark ``"string"`` whatever
   bookmark it is sent (as Stoplight Prism serving Pinterest's spec does), so a client that
   follows bookmarks blindly loops for ever.
 

@@ -70,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument(
         "--access-token-max-uses", type=int, metavar="N", help="access tokens give 401 code 2 after N uses"
     )
+    group.add_argument(
+        "--repeat-bookmark",
+        action="store_true",
+        help='every customer-list page says bookmark "string", as Stoplight Prism serving the spec does',
+    )
     args = parser.parse_args(argv)
     try:
         faults = Faults(
@@ -87,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             retry_after_seconds=args.retry_after,
             retry_after_http_date=args.retry_after_http_date,
             requests_per_second=args.quota_rps,
+            repeat_bookmark=args.repeat_bookmark,
         )
     except ValueError as error:
         parser.error(str(error))

@@ -28,7 +28,7 @@ class Faults:
     ``rate_*`` are the shares of /v5 requests (``/oauth/token`` only with ``include_oauth``)
     answered with each fault; each request draws one number from ``random.Random(seed)``, so
     the same seed and the same request order give the same faults. They add up to at most 1.
-    See the module docstring, section "Faults", for what each one does.
+    See the package docstring (``pinterest_emulator``), section "Faults", for what each one does.
     """
 
     latency_seconds: float = 0.0

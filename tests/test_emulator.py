@@ -438,7 +438,7 @@ def test_main_rejects_bad_arguments() -> None:
 
 def test_cli_serves_until_sigterm() -> None:
     command = [sys.executable, "-m", "pinterest_emulator", "--port", "0"]
-    command += ["--ad-account-id", "77", "--access-token", "cli-token"]
+    command += ["--ad-account-id", "77", "--access-token", "cli-token", "--repeat-bookmark"]
     with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as process:
         try:
             assert process.stderr is not None
@@ -449,6 +449,8 @@ def test_cli_serves_until_sigterm() -> None:
             response = requests.get(f"{base}/ad_accounts", headers={"Authorization": "Bearer cli-token"}, timeout=5)
             assert response.status_code == 200
             assert [a["id"] for a in response.json()["items"]] == ["77"]
+            lists = requests.get(f"{base}/ad_accounts/77/customer_lists", headers=response.request.headers, timeout=5)
+            assert lists.json() == {"items": [], "bookmark": "string"}
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=5) == 0
         finally:
@@ -650,6 +652,7 @@ def test_cli_help_lists_fault_flags(capsys: pytest.CaptureFixture[str]) -> None:
         assert flag in usage
     for flag in ["--slow-seconds", "--quota-rps", "--access-token-max-uses", "--latency", "--retry-after"]:
         assert flag in usage
+    assert "--repeat-bookmark" in usage
 
 
 # -- abilities for the simulation tests (issue 13, "The oracle") ----------------------------------
