@@ -59,23 +59,23 @@ def personas(key: str, computation_class: str = "audience") -> dict[str, Any]:
     }
 
 
-def engage_identify(key: str, member: object, email: str, **extra: Any) -> dict[str, Any]:
+def engage_identify(key: str, email: str, *, member: object, **extra: Any) -> dict[str, Any]:
     """An Engage audience identify call: the audience key as a trait (using-engage-data.md)."""
     context = {"personas": personas(key), **extra.pop("context", {})}
     return {
         "type": "identify",
-        "userId": email.split("@")[0],
+        "userId": email.split("@", 1)[0],
         "traits": {"email": email, key: member},
         "context": context,
         **extra,
     }
 
 
-def engage_track(key: str, member: object, email: str, **context: Any) -> dict[str, Any]:
+def engage_track(key: str, email: str, *, member: object, **context: Any) -> dict[str, Any]:
     """An Engage audience track call: Audience Entered/Exited with audience_key (using-engage-data.md)."""
     return {
         "type": "track",
-        "userId": email.split("@")[0],
+        "userId": email.split("@", 1)[0],
         "event": "Audience Entered" if member is True else "Audience Exited",
         "properties": {"audience_key": key, key: member},
         "context": {"traits": {"email": email}, "personas": personas(key), **context},
@@ -130,20 +130,20 @@ CASES: dict[str, Case] = {
     "identify-enter-and-exit": Case(
         f"{USING_ENGAGE_DATA} 'Audience generated events' (identify); {RESOLVER}",
         (
-            engage_identify("first_time_shopper", True, "ana@example.com"),
-            engage_identify("first_time_shopper", True, "ben@example.com"),
-            engage_identify("first_time_shopper", False, "ben@example.com"),  # joins and leaves
+            engage_identify("first_time_shopper", "ana@example.com", member=True),
+            engage_identify("first_time_shopper", "ben@example.com", member=True),
+            engage_identify("first_time_shopper", "ben@example.com", member=False),  # joins and leaves
         ),
         {"first_time_shopper (EMAIL)": frozenset({"ana@example.com"})},
     ),
     "track-entered-and-exited": Case(
         f"{USING_ENGAGE_DATA} 'Audience generated events' (track); {EVENT_MAPPING} (email in context.traits)",
         (
-            engage_track("order_completed_last_30days", True, "cai@example.com"),
-            engage_track("order_completed_last_30days", True, "dee@example.com"),
-            engage_track("order_completed_last_30days", False, "dee@example.com"),  # joins and leaves
-            engage_track("order_completed_last_30days", False, "eli@example.com"),  # leaves and joins again
-            engage_track("order_completed_last_30days", True, "eli@example.com"),
+            engage_track("order_completed_last_30days", "cai@example.com", member=True),
+            engage_track("order_completed_last_30days", "dee@example.com", member=True),
+            engage_track("order_completed_last_30days", "dee@example.com", member=False),  # joins and leaves
+            engage_track("order_completed_last_30days", "eli@example.com", member=False),  # leaves and joins again
+            engage_track("order_completed_last_30days", "eli@example.com", member=True),
         ),
         {"order_completed_last_30days (EMAIL)": frozenset({"cai@example.com", "eli@example.com"})},
     ),
@@ -273,23 +273,27 @@ CASES: dict[str, Case] = {
         (
             engage_identify(
                 "app_openers",
-                True,
                 "jon@example.com",
+                member=True,
                 context={"device": {"advertisingId": IPHONE_IDFA, "adTrackingEnabled": True, "type": "ios"}},
             ),
             engage_track(
                 "app_openers",
-                True,
                 "kim@example.com",
+                member=True,
                 device={"advertisingId": ANDROID_AAID, "adTrackingEnabled": True, "manufacturer": "Google"},
                 os={"name": "Android", "version": "12"},
             ),
             engage_track(
-                "app_openers", True, "lea@example.com", device={"advertisingId": IPAD_IDFA}, os={"name": "iPadOS"}
+                "app_openers",
+                "lea@example.com",
+                member=True,
+                device={"advertisingId": IPAD_IDFA},
+                os={"name": "iPadOS"},
             ),
             # No type and an OS with no advertising id list: the device id is not used.
             engage_track(
-                "app_openers", True, "max@example.com", device={"advertisingId": MAC_ID}, os={"name": "Mac OS X"}
+                "app_openers", "max@example.com", member=True, device={"advertisingId": MAC_ID}, os={"name": "Mac OS X"}
             ),
         ),
         {
@@ -303,18 +307,20 @@ CASES: dict[str, Case] = {
     "limited-ad-tracking": Case(
         f"{SPEC_COMMON} (device.adTrackingEnabled); CONTRACT.md 'Each identifier stands on its own'",
         (
-            engage_track("lat_users", True, "ned@example.com", device={"type": "ios", "advertisingId": IPHONE_IDFA}),
+            engage_track(
+                "lat_users", "ned@example.com", member=True, device={"type": "ios", "advertisingId": IPHONE_IDFA}
+            ),
             # Later the same user limits ad tracking and leaves: the email still leaves.
             engage_track(
                 "lat_users",
-                False,
                 "ned@example.com",
+                member=False,
                 device={"type": "ios", "advertisingId": ZEROS, "adTrackingEnabled": False},
             ),
             engage_track(
                 "lat_users",
-                True,
                 "ola@example.com",
+                member=True,
                 device={"type": "ios", "advertisingId": ZEROS, "adTrackingEnabled": False},
             ),
             # No usable identifier at all: an unusable record, counted.
@@ -330,8 +336,8 @@ CASES: dict[str, Case] = {
     "null-membership-property": Case(
         "CONTRACT.md (track: a null membership property falls back to the event name)",
         (
-            engage_track("null_property", True, "pia@example.com"),
-            engage_track("null_property", None, "pia@example.com"),  # Audience Exited, property null
+            engage_track("null_property", "pia@example.com", member=True),
+            engage_track("null_property", "pia@example.com", member=None),  # Audience Exited, property null
             {
                 "type": "track",
                 "event": "Audience Entered",
