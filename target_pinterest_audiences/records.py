@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from target_pinterest_audiences.identifiers import (
-    EMAIL,
     IDFA,
+    LIST_TYPES,
     MAID,
     InvalidIdentifierError,
     hash_identifier,
@@ -56,9 +56,6 @@ _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
 _EVENT_MEMBERSHIP = {AUDIENCE_ENTERED: True, AUDIENCE_EXITED: False}
 
-# Where each mobile id is looked up outside ``context.device``, in the contract's order.
-_IDFA_KEYS = ("idfa", "ios_idfa")
-_MAID_KEYS = ("maid", "android_id", "android_idfa", "gaid")
 #: ``context.device.type`` values (Segment's spec: ``ios``, ``android``), lowercased.
 _DEVICE_TYPES = {"ios": IDFA, "android": MAID}
 #: ``context.os.name`` values that say the platform when a device has no type, lowercased.
@@ -249,30 +246,31 @@ def _device_list_type(context: dict[str, Any] | None) -> tuple[str | None, objec
     return list_type, device.get("advertisingId") if list_type is not None else None
 
 
-def _candidates(record: Mapping[str, Any], segment: _Segment | None) -> dict[str, list[object]]:
-    """Every raw value that may be each list type's identifier, in the contract's order."""
-    found: dict[str, list[object]] = {EMAIL: [], IDFA: [], MAID: []}
+def _candidates(record: Mapping[str, Any], segment: _Segment | None) -> tuple[tuple[object, ...], ...]:
+    """Every raw value that may be each list type's identifier (EMAIL, IDFA, MAID), in the contract's order."""
+    get = record.get
+    idfa: tuple[object, ...] = (get("idfa"), get("ios_idfa"))
+    maid: tuple[object, ...] = (get("maid"), get("android_id"), get("android_idfa"), get("gaid"))
     if segment is None:
-        found[EMAIL].append(record.get("email"))
+        return (get("email"),), idfa, maid
+    context_traits = _object(segment.context, "traits", "context.traits")
+    context_email = context_traits.get("email") if context_traits is not None else None
+    if segment.kind == "identify":
+        synced = segment.traits  # Engage's identifier sync: traits on identify calls ...
+        email: tuple[object, ...] = (synced.get("email") if synced is not None else None, context_email)
     else:
-        context_traits = _object(segment.context, "traits", "context.traits")
-        context_email = context_traits.get("email") if context_traits is not None else None
-        if segment.kind == "identify":
-            found[EMAIL] += (segment.traits.get("email") if segment.traits is not None else None, context_email)
-            synced = segment.traits  # Engage's identifier sync: traits on identify calls
-        else:
-            # Segment puts a track call's email in context.traits (ID Sync docs, FAQ).
-            found[EMAIL] += (context_email, segment.properties.get("email") if segment.properties else None)
-            synced = segment.properties  # ... and properties on track calls
-        device_type, advertising_id = _device_list_type(segment.context)
-        if device_type is not None:
-            found[device_type].append(advertising_id)
-        if synced is not None:
-            found[IDFA].append(synced.get("ios_idfa"))
-            found[MAID].append(synced.get("android_idfa"))
-    found[IDFA] += (record.get(key) for key in _IDFA_KEYS)
-    found[MAID] += (record.get(key) for key in _MAID_KEYS)
-    return found
+        synced = segment.properties  # ... and properties on track calls
+        # Segment puts a track call's email in context.traits (ID Sync docs, FAQ).
+        email = (context_email, synced.get("email") if synced is not None else None)
+    if synced is not None:
+        idfa = (synced.get("ios_idfa"), *idfa)
+        maid = (synced.get("android_idfa"), *maid)
+    device_type, advertising_id = _device_list_type(segment.context)
+    if device_type == IDFA:
+        idfa = (advertising_id, *idfa)
+    elif device_type == MAID:
+        maid = (advertising_id, *maid)
+    return email, idfa, maid
 
 
 def extract_identifiers(
@@ -285,17 +283,16 @@ def extract_identifiers(
     """
     hashed: list[tuple[str, str]] = []
     dropped: list[tuple[str, str]] = []
-    for list_type, values in _candidates(record, segment).items():
+    for list_type, values in zip(LIST_TYPES, _candidates(record, segment), strict=True):
         reason = None
         for value in values:
-            if value is None:
-                continue
-            try:
-                hashed.append((list_type, hash_identifier(list_type, value)))
-            except InvalidIdentifierError as exc:
-                reason = reason or str(exc)
-            else:
-                break
+            if value is not None:
+                try:
+                    hashed.append((list_type, hash_identifier(list_type, value)))
+                except InvalidIdentifierError as exc:
+                    reason = reason or str(exc)
+                else:
+                    break
         else:
             if reason is not None:
                 dropped.append((list_type, reason))
@@ -346,14 +343,14 @@ def classify(record: Mapping[str, Any], stream: str, selected: frozenset[str] | 
         signals = tuple(signal for signal in signals if signal[0] in selected)
         if not signals:
             return Ignored(NOT_SELECTED)
-    audiences = tuple(audience for audience, _ in signals)
     try:
         identifiers, dropped = extract_identifiers(record, segment)
     except InvalidRecordError as exc:
-        exc.audiences = audiences
+        exc.audiences = tuple(audience for audience, _ in signals)
         raise
     if not identifiers:
         reason = "; ".join(why for _, why in dropped) or NO_IDENTIFIER
         list_type = dropped[0][0] if dropped else None
+        audiences = tuple(audience for audience, _ in signals)
         raise InvalidRecordError(reason, list_type=list_type, audiences=audiences, dropped=dropped)
     return Membership(signals, identifiers, dropped)
