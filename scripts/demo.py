@@ -50,9 +50,11 @@ def main() -> int:
         print("\nRun report (.meltano/demo/report.json):")
         print(json.dumps({k: report[k] for k in ("status", "records_read", "requests", "totals")}, indent=2))
         print("\nWhat the Pinterest emulator holds:")
-        for item in sorted(emulator.customer_lists(), key=lambda found: found.name):
+        lists = sorted(emulator.customer_lists(), key=lambda found: found.name)
+        width = max((len(item.name) for item in lists), default=0)  # a Journeys step's key is long
+        for item in lists:
             sample = ", ".join(member[:12] + "…" for member in sorted(item.members)[:2])
-            print(f"  {item.name:<36} {item.list_type:<5} {len(item.members):>3} members  [{sample}, ...]")
+            print(f"  {item.name:<{width}} {item.list_type:<5} {len(item.members):>3} members  [{sample}, ...]")
         print(f"  audiences: {', '.join(sorted(a['name'] for a in emulator.audiences()))}")
     finally:
         emulator.stop()

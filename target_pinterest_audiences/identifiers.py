@@ -30,7 +30,11 @@ _sha256 = hashlib.sha256
 
 
 class InvalidIdentifierError(ValueError):
-    """An identifier that cannot be used; its message names the problem, never the value."""
+    """An identifier that cannot be used.
+
+    Its message is a short fixed phrase (the report counts identifiers dropped by it), never
+    the value.
+    """
 
 
 def is_hashed(value: str) -> bool:
@@ -57,19 +61,27 @@ def hash_identifier(list_type: str, value: object) -> str:
         msg = f"{list_type.lower()} is not a string"
         raise InvalidIdentifierError(msg)
     normalised = value.strip().lower()
+    if not normalised:
+        msg = f"{'email' if list_type == EMAIL else list_type} is empty"
+        raise InvalidIdentifierError(msg)
+    if list_type != EMAIL and "0" in normalised and not normalised.strip("0-"):
+        # iOS and Android report the all-zeros id when the user limits ad tracking: it is
+        # shared by millions of devices and matches no one. Checked before the hash test,
+        # as 32 zeros would otherwise pass for an MD5.
+        msg = f"{list_type} is the all-zeros id of a device that limits ad tracking"
+        raise InvalidIdentifierError(msg)
     if is_hashed(normalised):
         return normalised
     if list_type == EMAIL:
         _check_email(normalised)
-    elif not normalised:
-        msg = f"{list_type} is empty"
-        raise InvalidIdentifierError(msg)
     elif len(normalised) > MAX_MOBILE_ID_LENGTH:
         msg = f"{list_type} longer than {MAX_MOBILE_ID_LENGTH} characters"
         raise InvalidIdentifierError(msg)
-    elif "0" in normalised and not normalised.strip("0-"):
-        # iOS and Android report the all-zeros id when the user limits ad tracking: it is
-        # shared by millions of devices and matches no one.
-        msg = f"{list_type} is the all-zeros id of a device that limits ad tracking"
-        raise InvalidIdentifierError(msg)
-    return _sha256(normalised.encode()).hexdigest()
+    try:
+        encoded = normalised.encode()
+    except UnicodeEncodeError:
+        # A lone surrogate, which a JSON escape (\ud800) can carry: no UTF-8, so no hash
+        # Pinterest could match.
+        msg = f"{'email' if list_type == EMAIL else list_type} is not valid Unicode"
+        raise InvalidIdentifierError(msg) from None
+    return _sha256(encoded).hexdigest()

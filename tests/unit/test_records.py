@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from target_pinterest_audiences.records import (
     Ignored,
     InvalidRecordError,
     Membership,
     classify,
-    extract_identifiers,
     parse_membership,
 )
 
@@ -183,7 +185,7 @@ def test_track_with_audience_key_and_no_membership_is_invalid() -> None:
     assert str(caught.value) == "track names an audience but carries no membership (property or event name)"
 
 
-@pytest.mark.parametrize("value", ["yes", 2, None, 1.5])
+@pytest.mark.parametrize("value", ["yes", 2, 1.5])
 def test_track_invalid_membership_property(value: object) -> None:
     record = track({"audience_key": "vip", "vip": value, "email": EMAIL_RAW})
     with pytest.raises(InvalidRecordError, match="membership value is not a boolean"):
@@ -260,10 +262,14 @@ def test_track_not_selected_is_ignored() -> None:
     assert classify(record, "tracks", frozenset({"other"})) == Ignored("audience not in the audiences setting")
 
 
-def test_other_segment_types_are_not_segment_events() -> None:
-    # A page call is not a Segment audience event: with no audience field, the stream is the audience.
-    record = {"type": "page", "properties": {"email": EMAIL_RAW}}
-    assert classify(record, "pages") == Membership((("pages", True),), email_only())
+@pytest.mark.parametrize("kind", ["page", "screen", "group", "alias"])
+def test_other_segment_types_are_counted_and_ignored(kind: str) -> None:
+    # CONTRACT: only identify and track carry membership; never a list named after the stream.
+    record = {"type": kind, "properties": {"email": EMAIL_RAW, "audience_key": "vip", "vip": True}}
+    assert classify(record, "pages") == Ignored("page, screen, group or alias message (no membership)")
+    assert classify(record, "pages", frozenset({"pages"})) == Ignored(
+        "page, screen, group or alias message (no membership)"
+    )
 
 
 # -- flat rows ----------------------------------------------------------------------------
@@ -338,174 +344,486 @@ def test_stream_selected_is_kept() -> None:
     assert classify({"email": EMAIL_RAW}, "vip", frozenset({"vip"})) == Membership((("vip", True),), email_only())
 
 
-# -- identifiers --------------------------------------------------------------------------
+# -- Segment: journeys, null membership, unexpected types -----------------------------------
 
 
-def test_email_lookup_order_traits_first() -> None:
+def test_identify_journey_step_is_an_audience() -> None:
+    personas = {"computation_class": "journey_step", "computation_key": "j_o_first_purchase__opened_email"}
+    record = identify({"email": EMAIL_RAW, "j_o_first_purchase__opened_email": "true"}, personas)
+    assert classify(record, "s") == Membership((("j_o_first_purchase__opened_email", True),), email_only())
+
+
+def test_track_journey_step_keyed_by_personas() -> None:
+    personas = {"computation_class": "journey_step", "computation_key": "j_step"}
+    record = track(
+        {"j_step": "true"}, "Audience Entered", context={"personas": personas, "traits": {"email": EMAIL_RAW}}
+    )
+    assert classify(record, "s") == Membership((("j_step", True),), email_only())
+
+
+@pytest.mark.parametrize(("event", "expected"), [("Audience Entered", True), ("Audience Exited", False)])
+def test_track_null_membership_property_falls_back_to_event_name(event: str, expected: bool) -> None:  # noqa: FBT001
+    record = track({"audience_key": "vip", "vip": None, "email": EMAIL_RAW}, event)
+    assert classify(record, "s") == Membership((("vip", expected),), email_only())
+
+
+def test_track_null_membership_property_and_other_event_is_invalid() -> None:
+    record = track({"audience_key": "vip", "vip": None, "email": EMAIL_RAW}, "Order Completed")
+    with pytest.raises(InvalidRecordError, match=r"^track names an audience but carries no membership"):
+        classify(record, "s")
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        ({"type": ["track"], "email": EMAIL_RAW}, "type is not a string"),
+        ({"type": {"t": 1}, "email": EMAIL_RAW}, "type is not a string"),
+        (track({"audience_key": "vip", "email": EMAIL_RAW}, {"name": "Audience Entered"}), "event is not a string"),  # type: ignore[arg-type]
+        (track({"audience_key": "vip", "email": EMAIL_RAW}, ["Audience Entered"]), "event is not a string"),  # type: ignore[arg-type]
+        ({"type": "track", "event": "Audience Entered", "properties": ["vip"]}, "properties is not an object"),
+        (
+            {"type": "identify", "traits": "vip", "context": {"personas": audience_personas("vip")}},
+            "traits is not an object",
+        ),
+        ({"type": "identify", "traits": {"vip": True}, "context": "personas"}, "context is not an object"),
+        (
+            {"type": "identify", "traits": {"vip": True}, "context": {"personas": [1]}},
+            "context.personas is not an object",
+        ),
+        (
+            identify({"vip": True}, {"computation_class": ["audience"], "computation_key": "vip"}),
+            "context.personas.computation_class is not a string",
+        ),
+        (
+            identify({"vip": True}, {"computation_class": "audience", "computation_key": {"k": 1}}),
+            "audience key is not a non-empty string",
+        ),
+        (
+            identify(
+                {"vip": True, "email": EMAIL_RAW},
+                context={"personas": audience_personas("vip"), "traits": "x"},
+            ),
+            "context.traits is not an object",
+        ),
+        (
+            identify(
+                {"vip": True, "email": EMAIL_RAW}, context={"personas": audience_personas("vip"), "device": "iPhone"}
+            ),
+            "context.device is not an object",
+        ),
+        (
+            identify(
+                {"vip": True, "email": EMAIL_RAW}, context={"personas": audience_personas("vip"), "device": {"type": 5}}
+            ),
+            "context.device.type is not a string",
+        ),
+        (
+            identify(
+                {"vip": True, "email": EMAIL_RAW},
+                context={"personas": audience_personas("vip"), "device": {}, "os": "iOS"},
+            ),
+            "context.os is not an object",
+        ),
+        (
+            identify(
+                {"vip": True, "email": EMAIL_RAW},
+                context={"personas": audience_personas("vip"), "device": {}, "os": {"name": 1}},
+            ),
+            "context.os.name is not a string",
+        ),
+    ],
+)
+def test_values_of_unexpected_types_make_the_record_unusable(record: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidRecordError) as caught:
+        classify(record, "s")
+    assert str(caught.value) == reason
+
+
+def test_audience_key_with_a_lone_surrogate_is_unusable() -> None:
+    with pytest.raises(InvalidRecordError, match="cannot be printed"):
+        classify({"audience": "vip\ud800", "email": EMAIL_RAW}, "s")
+
+
+# -- identifiers: where each is looked up --------------------------------------------------
+
+
+def identifiers_of(record: dict[str, Any]) -> dict[str, str]:
+    """The identifiers classify finds in a record that is a member of audience 'vip'."""
+    result = classify(record, "vip")
+    assert isinstance(result, Membership)
+    return dict(result.identifiers)
+
+
+def seg_identify(traits: dict[str, Any], /, **context: Any) -> dict[str, Any]:
+    return identify({"vip": True, **traits}, context={"personas": audience_personas("vip"), **context})
+
+
+def seg_track(properties: dict[str, Any], /, **context: Any) -> dict[str, Any]:
+    return track({"audience_key": "vip", **properties}, context=context)
+
+
+def test_identify_email_traits_before_context_traits() -> None:
+    record = seg_identify({"email": "a@traits.example"}, traits={"email": "c@context.example"})
+    assert identifiers_of(record) == {"EMAIL": sha("a@traits.example")}
+    assert identifiers_of(seg_identify({}, traits={"email": "c@context.example"})) == {
+        "EMAIL": sha("c@context.example")
+    }
+
+
+def test_identify_does_not_read_properties_or_top_level_email() -> None:
+    record = seg_identify({}, traits={})
+    record["properties"] = {"email": "b@properties.example"}
+    record["email"] = "d@top.example"
+    with pytest.raises(InvalidRecordError, match=r"^no identifier"):
+        classify(record, "s")
+
+
+def test_track_email_context_traits_before_properties() -> None:
+    # Segment puts a track's email in context.traits (segment-docs, engage/trait-activation/id-sync.md FAQ).
+    record = seg_track({"email": "b@properties.example"}, traits={"email": "c@context.example"})
+    assert identifiers_of(record) == {"EMAIL": sha("c@context.example")}
+    assert identifiers_of(seg_track({"email": "b@properties.example"})) == {"EMAIL": sha("b@properties.example")}
+
+
+def test_track_does_not_read_traits_email() -> None:
+    record = seg_track({})
+    record["traits"] = {"email": "a@traits.example"}
+    with pytest.raises(InvalidRecordError, match=r"^no identifier"):
+        classify(record, "s")
+
+
+def test_other_shapes_read_only_the_top_level_email() -> None:
     record = {
+        "email": "d@top.example",
         "traits": {"email": "a@traits.example"},
-        "properties": {"email": "b@properties.example"},
-        "context": {"traits": {"email": "c@context.example"}},
-        "email": "d@top.example",
+        "context": {"traits": {"email": "c@x.example"}},
     }
-    assert extract_identifiers(record) == (("EMAIL", sha("a@traits.example")),)
-
-
-def test_email_lookup_order_properties_second() -> None:
-    record = {
-        "properties": {"email": "b@properties.example"},
-        "context": {"traits": {"email": "c@context.example"}},
-        "email": "d@top.example",
+    assert identifiers_of(record) == {"EMAIL": sha("d@top.example")}
+    assert identifiers_of({"traits": "not looked at", "context": 3, "email": "d@top.example"}) == {
+        "EMAIL": sha("d@top.example")
     }
-    assert extract_identifiers(record) == (("EMAIL", sha("b@properties.example")),)
-
-
-def test_email_lookup_order_context_traits_third() -> None:
-    record = {"context": {"traits": {"email": "c@context.example"}}, "email": "d@top.example"}
-    assert extract_identifiers(record) == (("EMAIL", sha("c@context.example")),)
-
-
-def test_email_lookup_top_level_last() -> None:
-    assert extract_identifiers({"email": "d@top.example"}) == (("EMAIL", sha("d@top.example")),)
-
-
-def test_empty_email_is_absent() -> None:
-    record = {
-        "traits": {"email": ""},
-        "properties": {"email": None},
-        "context": {"traits": {"email": ""}},
-        "email": "d@top.example",
-    }
-    assert extract_identifiers(record) == (("EMAIL", sha("d@top.example")),)
-
-
-def test_non_mapping_containers_are_skipped() -> None:
-    record = {"traits": "a@b.c", "properties": ["x"], "context": 3, "email": "d@top.example"}
-    assert extract_identifiers(record) == (("EMAIL", sha("d@top.example")),)
 
 
 @pytest.mark.parametrize(("device_type", "list_type"), [("ios", "IDFA"), ("android", "MAID"), ("IOS", "IDFA")])
 def test_device_advertising_id_by_device_type(device_type: str, list_type: str) -> None:
-    record = {"context": {"device": {"type": device_type, "advertisingId": IDFA_RAW}}}
-    assert extract_identifiers(record) == ((list_type, sha(IDFA_RAW)),)
+    record = seg_identify({}, device={"type": device_type, "advertisingId": IDFA_RAW})
+    assert identifiers_of(record) == {list_type: sha(IDFA_RAW)}
 
 
-def test_device_advertising_id_of_other_device_is_not_used() -> None:
-    record = {"context": {"device": {"type": "web", "advertisingId": IDFA_RAW}}}
+@pytest.mark.parametrize(
+    ("os_name", "list_type"), [("iOS", "IDFA"), ("iPadOS", "IDFA"), ("Android", "MAID"), ("android", "MAID")]
+)
+def test_device_without_type_by_os_name(os_name: str, list_type: str) -> None:
+    record = seg_track({}, device={"advertisingId": MAID_RAW}, os={"name": os_name, "version": "17.1"})
+    assert identifiers_of(record) == {list_type: sha(MAID_RAW)}
+    record = seg_track({}, device={"type": None, "advertisingId": MAID_RAW}, os={"name": os_name})
+    assert identifiers_of(record) == {list_type: sha(MAID_RAW)}
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"device": {"type": "web", "advertisingId": IDFA_RAW}, "os": {"name": "iOS"}},  # a type wins over the OS
+        {"device": {"advertisingId": IDFA_RAW}, "os": {"name": "Mac OS X"}},
+        {"device": {"advertisingId": IDFA_RAW}},
+    ],
+)
+def test_device_advertising_id_of_no_known_platform_is_not_used(context: dict[str, Any]) -> None:
     with pytest.raises(InvalidRecordError) as caught:
-        extract_identifiers(record)
+        classify(seg_identify({}, **context), "s")
     assert str(caught.value) == "no identifier (email, IDFA or Android advertising id)"
+    assert caught.value.dropped == ()
 
 
-def test_device_advertising_id_wins_over_idfa_keys() -> None:
-    record = {"context": {"device": {"type": "ios", "advertisingId": IDFA_RAW}}, "idfa": "other-idfa"}
-    assert extract_identifiers(record) == (("IDFA", sha(IDFA_RAW)),)
+def test_identifier_sync_fields_identify_traits() -> None:
+    # Engage's identifier sync: ios.idfa -> traits.ios_idfa, android.idfa -> traits.android_idfa
+    # (action-destinations, reddit-audiences syncAudience tests).
+    record = seg_identify({"ios_idfa": IDFA_RAW, "android_idfa": MAID_RAW})
+    assert identifiers_of(record) == {"IDFA": sha(IDFA_RAW), "MAID": sha(MAID_RAW)}
+    record = seg_identify({"ios_idfa": IDFA_RAW})
+    record["properties"] = {"android_idfa": MAID_RAW}  # an identify's properties are not read
+    assert identifiers_of(record) == {"IDFA": sha(IDFA_RAW)}
 
 
-def test_device_advertising_id_wins_over_maid_keys() -> None:
-    record = {"context": {"device": {"type": "android", "advertisingId": MAID_RAW}}, "maid": "other-maid"}
-    assert extract_identifiers(record) == (("MAID", sha(MAID_RAW)),)
+def test_identifier_sync_fields_track_properties() -> None:
+    record = seg_track({"ios_idfa": IDFA_RAW, "android_idfa": MAID_RAW})
+    assert identifiers_of(record) == {"IDFA": sha(IDFA_RAW), "MAID": sha(MAID_RAW)}
+    record = seg_track({})
+    record["traits"] = {"android_idfa": MAID_RAW}  # a track's traits are not read
+    with pytest.raises(InvalidRecordError, match=r"^no identifier"):
+        classify(record, "s")
 
 
-def test_empty_device_advertising_id_falls_back_to_keys() -> None:
-    record = {"context": {"device": {"type": "ios", "advertisingId": ""}}, "idfa": IDFA_RAW}
-    assert extract_identifiers(record) == (("IDFA", sha(IDFA_RAW)),)
+def test_device_advertising_id_comes_before_identifier_sync_and_top_level_keys() -> None:
+    record = seg_track({"android_idfa": "synced-maid"}, device={"type": "android", "advertisingId": MAID_RAW})
+    record["maid"] = "top-level-maid"
+    assert identifiers_of(record) == {"MAID": sha(MAID_RAW)}
+    record = seg_track({"android_idfa": "synced-maid"})
+    record["maid"] = "top-level-maid"
+    assert identifiers_of(record) == {"MAID": sha("synced-maid")}
 
 
 def test_idfa_key_order() -> None:
-    assert extract_identifiers({"idfa": "first-idfa", "ios_idfa": "second-idfa"}) == (("IDFA", sha("first-idfa")),)
-    assert extract_identifiers({"ios_idfa": "second-idfa"}) == (("IDFA", sha("second-idfa")),)
-    assert extract_identifiers({"idfa": "", "ios_idfa": "second-idfa"}) == (("IDFA", sha("second-idfa")),)
+    assert identifiers_of({"idfa": "first-idfa", "ios_idfa": "second-idfa"}) == {"IDFA": sha("first-idfa")}
+    assert identifiers_of({"ios_idfa": "second-idfa"}) == {"IDFA": sha("second-idfa")}
+    assert identifiers_of({"idfa": None, "ios_idfa": "second-idfa"}) == {"IDFA": sha("second-idfa")}
 
 
 def test_maid_key_order() -> None:
-    record = {"maid": "m-1", "android_id": "a-2", "gaid": "g-3"}
-    assert extract_identifiers(record) == (("MAID", sha("m-1")),)
-    assert extract_identifiers({"android_id": "a-2", "gaid": "g-3"}) == (("MAID", sha("a-2")),)
-    assert extract_identifiers({"gaid": "g-3"}) == (("MAID", sha("g-3")),)
-    assert extract_identifiers({"maid": "", "android_id": None, "gaid": "g-3"}) == (("MAID", sha("g-3")),)
+    keys = ("maid", "android_id", "android_idfa", "gaid")
+    for first in range(len(keys)):
+        record = {key: f"{key}-value" for key in keys[first:]}
+        assert identifiers_of(record) == {"MAID": sha(f"{keys[first]}-value")}
 
 
 def test_several_identifiers_per_record() -> None:
     record = {"email": EMAIL_RAW, "idfa": IDFA_RAW, "gaid": MAID_RAW}
-    assert dict(extract_identifiers(record)) == {
-        "EMAIL": sha(EMAIL_RAW),
-        "IDFA": sha(IDFA_RAW),
-        "MAID": sha(MAID_RAW),
-    }
-
-
-def test_several_identifiers_from_segment_context() -> None:
-    record = {
-        "type": "track",
-        "event": "Audience Entered",
-        "properties": {"audience_key": "vip"},
-        "context": {"traits": {"email": EMAIL_RAW}, "device": {"type": "android", "advertisingId": MAID_RAW}},
-        "idfa": IDFA_RAW,
-    }
-    result = classify(record, "tracks")
-    assert isinstance(result, Membership)
-    assert result.signals == (("vip", True),)
-    assert dict(result.identifiers) == {"EMAIL": sha(EMAIL_RAW), "MAID": sha(MAID_RAW), "IDFA": sha(IDFA_RAW)}
+    assert identifiers_of(record) == {"EMAIL": sha(EMAIL_RAW), "IDFA": sha(IDFA_RAW), "MAID": sha(MAID_RAW)}
 
 
 def test_hashed_identifiers_pass_through() -> None:
     hashed = sha(EMAIL_RAW)
-    assert extract_identifiers({"email": hashed.upper()}) == (("EMAIL", hashed),)
+    assert identifiers_of({"email": hashed.upper()}) == {"EMAIL": hashed}
+
+
+# -- identifiers: each stands on its own ---------------------------------------------------
+
+ZEROS = "00000000-0000-0000-0000-000000000000"
+
+
+def test_limited_ad_tracking_device_keeps_the_email() -> None:
+    # The issue's case: an iOS user who limits ad tracking leaves by email, and is counted.
+    record = seg_track({}, traits={"email": EMAIL_RAW}, device={"type": "ios", "advertisingId": ZEROS})
+    record["event"] = "Audience Exited"
+    result = classify(record, "s")
+    assert result == Membership(
+        (("vip", False),),
+        (("EMAIL", sha(EMAIL_RAW)),),
+        (("IDFA", "IDFA is the all-zeros id of a device that limits ad tracking"),),
+    )
+
+
+@pytest.mark.parametrize(
+    ("record", "dropped"),
+    [
+        (
+            {"email": "not-an-email", "gaid": MAID_RAW},
+            ("EMAIL", "email is not an address (one @ with text on both sides, no spaces)"),
+        ),
+        ({"email": "a" * 300 + "@example.com", "gaid": MAID_RAW}, ("EMAIL", "email longer than 254 characters")),
+        ({"email": "   ", "gaid": MAID_RAW}, ("EMAIL", "email is empty")),
+        ({"email": {"address": "x"}, "gaid": MAID_RAW}, ("EMAIL", "email is not a string")),
+        ({"email": EMAIL_RAW, "gaid": ""}, ("MAID", "MAID is empty")),
+        ({"email": EMAIL_RAW, "idfa": "x" * 129}, ("IDFA", "IDFA longer than 128 characters")),
+        (
+            {"email": EMAIL_RAW, "idfa": "0" * 32},
+            ("IDFA", "IDFA is the all-zeros id of a device that limits ad tracking"),
+        ),
+    ],
+)
+def test_an_unusable_identifier_is_dropped_and_counted(record: dict[str, Any], dropped: tuple[str, str]) -> None:
+    result = classify(record, "vip")
+    assert isinstance(result, Membership)
+    assert result.signals == (("vip", True),)
+    assert len(result.identifiers) == 1
+    assert result.dropped == (dropped,)
+
+
+def test_an_unusable_value_gives_way_to_the_next_usable_one_of_its_type() -> None:
+    record = seg_identify(
+        {"email": "not-an-email", "ios_idfa": IDFA_RAW},
+        traits={"email": EMAIL_RAW},
+        device={"type": "ios", "advertisingId": ZEROS},
+    )
+    result = classify(record, "s")
+    assert result == Membership((("vip", True),), (("EMAIL", sha(EMAIL_RAW)), ("IDFA", sha(IDFA_RAW))))
+
+
+def test_no_usable_identifier_is_an_unusable_record_with_what_was_dropped() -> None:
+    record = seg_identify({"email": "not-an-email"}, device={"type": "ios", "advertisingId": ZEROS})
+    with pytest.raises(InvalidRecordError) as caught:
+        classify(record, "s")
+    error = caught.value
+    assert str(error) == (
+        "email is not an address (one @ with text on both sides, no spaces); "
+        "IDFA is the all-zeros id of a device that limits ad tracking"
+    )
+    assert error.list_type == "EMAIL"
+    assert error.audiences == ("vip",)
+    assert error.dropped == (
+        ("EMAIL", "email is not an address (one @ with text on both sides, no spaces)"),
+        ("IDFA", "IDFA is the all-zeros id of a device that limits ad tracking"),
+    )
 
 
 @pytest.mark.parametrize(
     "record",
-    [
-        {},
-        {"email": ""},
-        {"email": None, "idfa": "", "maid": None},
-        {"name": "Jane", "user_id": 7},
-        {"context": {"device": {"type": "ios"}}},
-    ],
+    [{}, {"email": None}, {"email": None, "idfa": None, "maid": None}, {"name": "Jane", "user_id": 7}],
 )
 def test_missing_identifiers_are_invalid(record: dict[str, Any]) -> None:
     with pytest.raises(InvalidRecordError) as caught:
-        extract_identifiers(record)
+        classify({"audience": "vip", **record}, "rows")
     assert str(caught.value) == "no identifier (email, IDFA or Android advertising id)"
-
-
-def test_record_without_identifier_is_invalid_in_classify() -> None:
-    with pytest.raises(InvalidRecordError, match=r"^no identifier"):
-        classify({"audience": "vip", "user_id": "u1"}, "rows")
+    assert caught.value.list_type is None
+    assert caught.value.audiences == ("vip",)
+    assert caught.value.dropped == ()
 
 
 def test_ignored_records_need_no_identifier() -> None:
     assert classify({"type": "identify", "traits": {}}, "s") == Ignored("not an audience event")
 
 
-SECRET = "private-person"
+# -- never anything but a result or a counted reason ---------------------------------------
 
-
-@pytest.mark.parametrize(
-    ("record", "selected"),
-    [
-        ({"audience": "vip", "email": f"{SECRET} @example.com"}, None),
-        ({"audience": "vip", "email": f"{SECRET}"}, None),
-        ({"audience": "vip", "email": 12345678}, None),
-        ({"audience": "vip", "idfa": SECRET * 20}, None),
-        ({"audience": "vip", "in_audience": SECRET, "email": "a@b.c"}, None),
-        ({"audience": SECRET * 20, "email": "a@b.c"}, None),
-        (identify({"email": "a@b.c", SECRET: SECRET}, audience_personas(SECRET)), None),
-        (track({"audience_key": SECRET, SECRET: SECRET, "email": "a@b.c"}), None),
-        (track({"audience_key": SECRET, "email": "a@b.c"}, "Other"), None),
-        ({"audience": "vip", "user": SECRET}, None),
-    ],
+#: Arbitrary JSON, lone surrogates included (a JSON escape can carry one).
+_json_text = st.text(
+    st.characters(exclude_categories=()) | st.sampled_from(["\ud800", "@", " ", "0", "-"]), max_size=12
 )
-def test_errors_never_contain_record_values(record: dict[str, Any], selected: frozenset[str] | None) -> None:
-    with pytest.raises(InvalidRecordError) as caught:
-        classify(record, "stream", selected)
-    message = str(caught.value)
-    assert SECRET not in message
-    assert "example.com" not in message
-    assert "12345678" not in message
-    assert caught.value.__cause__ is None
+_json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | _json_text
+json_values = st.recursive(
+    _json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_json_text, inner, max_size=3),
+    max_leaves=8,
+)
+#: The words the classifier looks for, so that the arbitrary values land where it reads.
+_words = st.sampled_from(
+    [
+        "type",
+        "identify",
+        "track",
+        "page",
+        "event",
+        "Audience Entered",
+        "Audience Exited",
+        "traits",
+        "properties",
+        "context",
+        "personas",
+        "computation_class",
+        "computation_key",
+        "audience",
+        "journey_step",
+        "audience_key",
+        "vip",
+        "email",
+        "device",
+        "advertisingId",
+        "os",
+        "name",
+        "iOS",
+        "Android",
+        "ios",
+        "android",
+        "ios_idfa",
+        "android_idfa",
+        "idfa",
+        "maid",
+        "android_id",
+        "gaid",
+        "in_audience",
+        "a@b.c",
+        ZEROS,
+    ]
+)
+_keys = _words | _json_text
+shaped_values = st.recursive(
+    _words | json_values,
+    lambda inner: st.dictionaries(_keys, inner, max_size=5) | st.lists(inner, max_size=2),
+    max_leaves=20,
+)
+records = st.dictionaries(_keys, shaped_values, max_size=6)
 
 
-def test_invalid_record_error_is_a_value_error() -> None:
-    assert issubclass(InvalidRecordError, ValueError)
+def outcome(record: dict[str, Any], stream: str, selected: frozenset[str] | None) -> object:
+    """What classify gives, its InvalidRecordError included; any other exception propagates."""
+    try:
+        return classify(record, stream, selected)
+    except InvalidRecordError as exc:
+        return exc
+
+
+def assert_result_or_counted_reason(result: object) -> None:
+    """A Membership that can be sent, an Ignored, or an InvalidRecordError with a reason."""
+    if isinstance(result, InvalidRecordError):
+        assert str(result)
+        assert result.__cause__ is None
+        assert all(kind in ("EMAIL", "IDFA", "MAID") and why for kind, why in result.dropped)
+    elif isinstance(result, Membership):
+        assert result.signals
+        assert result.identifiers
+        assert all(isinstance(member, bool) for _, member in result.signals)
+        assert all(len(hashed) in (32, 40, 64) for _, hashed in result.identifiers)
+        assert all(kind in ("EMAIL", "IDFA", "MAID") and why for kind, why in result.dropped)
+    else:
+        assert isinstance(result, Ignored)
+        assert result.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(records, st.none() | st.frozensets(_words, max_size=3))
+def test_property_classify_returns_a_result_or_a_counted_reason(
+    record: dict[str, Any], selected: frozenset[str] | None
+) -> None:
+    assert_result_or_counted_reason(outcome(record, "stream", selected))
+
+
+#: Valid records that make the classifier read every field it knows (no membership property,
+#: so the event name is read; a device without type, so the OS name is read).
+BASE_RECORDS: tuple[dict[str, Any], ...] = (
+    {
+        "type": "track",
+        "event": "Audience Entered",
+        "properties": {"audience_key": "vip", "email": EMAIL_RAW, "ios_idfa": IDFA_RAW, "android_idfa": MAID_RAW},
+        "context": {
+            "traits": {"email": EMAIL_RAW},
+            "personas": {"computation_class": "audience", "computation_key": "vip"},
+            "device": {"advertisingId": IDFA_RAW},
+            "os": {"name": "iOS"},
+        },
+        **dict.fromkeys(("idfa", "ios_idfa", "maid", "android_id", "android_idfa", "gaid"), MAID_RAW),
+    },
+    {
+        "type": "identify",
+        "traits": {"vip": True, "email": EMAIL_RAW, "ios_idfa": IDFA_RAW, "android_idfa": MAID_RAW},
+        "context": {
+            "traits": {"email": EMAIL_RAW},
+            "personas": {"computation_class": "journey_step", "computation_key": "vip"},
+            "device": {"type": "android", "advertisingId": MAID_RAW},
+        },
+    },
+    {"type": "identify", "traits": {"vip": True, "email": EMAIL_RAW}},
+    {"audience": "vip", "in_audience": "true", "email": EMAIL_RAW, "idfa": IDFA_RAW, "gaid": MAID_RAW},
+)
+
+
+def _paths(value: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every path into a record, at every depth."""
+    if not isinstance(value, dict):
+        return []
+    found = []
+    for key, inner in value.items():
+        found.append((*prefix, key))
+        found += _paths(inner, (*prefix, key))
+    return found
+
+
+PATHS = [(index, path) for index, base in enumerate(BASE_RECORDS) for path in _paths(base)]
+
+
+def test_base_records_are_members() -> None:
+    for base in BASE_RECORDS:
+        assert isinstance(classify(base, "s", frozenset({"vip"})), Membership)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PATHS), json_values)
+def test_property_any_value_at_any_depth_is_a_result_or_a_counted_reason(
+    where: tuple[int, tuple[str, ...]], value: object
+) -> None:
+    index, path = where
+    record = copy.deepcopy(BASE_RECORDS[index])
+    parent = record
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = value
+    assert_result_or_counted_reason(outcome(record, "s", frozenset({"vip"})))
