@@ -88,7 +88,7 @@ class RunReport:
     invalid: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
     dropped: Counter[str] = field(default_factory=Counter)
-    """Unusable identifiers by list type and reason ("EMAIL: not an email address")."""
+    """Unusable identifiers by reason (each reason names its identifier type)."""
     requests: int = 0
     retries: int = 0
     status: str = "running"
@@ -116,10 +116,10 @@ class RunReport:
         with self._lock:
             self.invalid[reason] += 1
 
-    def count_dropped(self, list_type: str, reason: str) -> None:
-        """Count an unusable identifier by list type and reason."""
+    def count_dropped(self, reason: str) -> None:
+        """Count an unusable identifier by reason."""
         with self._lock:
-            self.dropped[f"{list_type}: {reason}"] += 1
+            self.dropped[reason] += 1
 
     def count_ignored(self, reason: str) -> None:
         """Count a valid record that carried nothing to sync."""

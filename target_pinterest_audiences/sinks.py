@@ -95,7 +95,7 @@ class AudienceSink(BatchSink):
                 for audience in exc.audiences:
                     name = run.options.list_name(audience, exc.list_type)
                     run.report.count(run.report.list_report(name, audience, exc.list_type), invalid=1)
-            self._count_dropped(getattr(exc, "dropped", ()), exc.audiences)
+            self._count_dropped(exc.dropped, exc.audiences)
             where = f"stream '{self.stream_name}', record {self.position}"
             if run.stop_on_invalid:
                 raise InvalidRecordStopError(
@@ -106,7 +106,8 @@ class AudienceSink(BatchSink):
         if isinstance(outcome, Ignored):
             run.report.count_ignored(outcome.reason)
             return
-        self._count_dropped(getattr(outcome, "dropped", ()), [audience for audience, _ in outcome.signals])
+        if outcome.dropped:
+            self._count_dropped(outcome.dropped, [audience for audience, _ in outcome.signals])
         add = run.pending.add
         for audience, member in outcome.signals:
             if self.mirror:
@@ -118,7 +119,7 @@ class AudienceSink(BatchSink):
         """Count unusable identifiers by type and reason, and on each list they were meant for."""
         report = self.run.report
         for list_type, reason in dropped:
-            report.count_dropped(list_type, reason)
+            report.count_dropped(reason)
             for audience in audiences:
                 name = self.run.options.list_name(audience, list_type)
                 report.count(report.list_report(name, audience, list_type), dropped_identifiers=1)

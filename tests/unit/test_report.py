@@ -25,7 +25,7 @@ def filled_report() -> RunReport:
     report.records_read = 20
     report.count_invalid("no identifier")
     report.count_invalid("no identifier")
-    report.count_dropped("MAID", "all-zeros device id")
+    report.count_dropped("MAID is the all-zeros id of a device that limits ad tracking")
     report.count_ignored("not an audience event")
     report.requests = 8  # three list writes, five other requests
     report.retries = 1
@@ -50,7 +50,7 @@ def test_totals_add_up_with_the_other_requests_in_their_own_row() -> None:
         assert totals[key] == sum(row[key] for row in data["lists"]) + data["other_requests"][key]
         assert totals[key] == data[key]
     assert totals["lists_created"] == 1
-    assert data["dropped_identifiers"] == {"MAID: all-zeros device id": 1}
+    assert data["dropped_identifiers"] == {"MAID is the all-zeros id of a device that limits ad tracking": 1}
     assert json.loads(json.dumps(data)) == data
 
 
