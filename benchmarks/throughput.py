@@ -930,7 +930,7 @@ def with_tap(rows: tuple[str, ...], failures: list[str]) -> tuple[str, ...]:
 
 def header(label: str | None, version: str, seconds: float, load_start: str) -> list[str]:
     """What was run, on what, when, and how busy the machine was."""
-    command = ("python benchmarks/throughput.py " + " ".join(sys.argv[1:])).strip()
+    command = ("python benchmarks/throughput.py " + shlex.join(sys.argv[1:])).strip()
     lines = [
         (
             f"`{command}` on {os.cpu_count()} cores, Python {sys.version.split()[0]},"
