@@ -8,8 +8,15 @@ every input problem into one line that names the line and the problem, never its
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
+import os
+import queue
+import stat
 import sys
+import threading
+import time
 import typing as t
 from collections import Counter
 
@@ -33,6 +40,77 @@ INPUT_ERRORS = (
     MissingKeyPropertiesError,
     InvalidJSONSchema,
 )
+
+
+#: Input read ahead from a pipe while the target sends: chunks of PREFETCH_CHUNK bytes, at
+#: most PREFETCH_CHUNKS of them (32 MiB, some 80,000 records).
+PREFETCH_CHUNK = 1 << 20
+PREFETCH_CHUNKS = 32
+PREFETCH_PAUSE_SECONDS = 0.005
+#: Linux's F_SETPIPE_SZ (fcntl.F_SETPIPE_SZ from Python 3.10 on some builds only), and the
+#: pipe size asked for: the default pipe-max-size, 1 MiB.
+F_SETPIPE_SZ = 1031
+PIPE_BYTES = 1 << 20
+
+
+class _Prefetched(io.RawIOBase):
+    """A pipe read ahead by a thread, so the tap never waits while the target sends a batch.
+
+    The drain that sends a batch holds up reading; without this the tap blocks on a full
+    pipe (64 kB) for as long. Measured on 200,000 records, ``tap-jsonl | target``: 19.7 s
+    read directly, against 11.8 s for the tap alone (benchmarks/, README "Performance").
+    """
+
+    def __init__(self, fd: int) -> None:
+        """Start reading ``fd`` now; the thread ends at the end of input (or with the process)."""
+        super().__init__()
+        self._chunks: queue.Queue[bytes] = queue.Queue(PREFETCH_CHUNKS)
+        self._current = memoryview(b"")
+        self._ended = False
+        threading.Thread(target=self._fill, args=(fd,), name="read-ahead", daemon=True).start()
+
+    def _fill(self, fd: int) -> None:
+        while True:
+            try:
+                chunk = os.read(fd, PREFETCH_CHUNK)
+            except OSError:
+                chunk = b""
+            self._chunks.put(chunk)
+            if not chunk:
+                return
+            if len(chunk) < PREFETCH_CHUNK // 4:
+                # A tap writes a line at a time: a short pause lets the pipe fill, so each read
+                # takes hundreds of lines instead of one (a system call and a wake-up each).
+                time.sleep(PREFETCH_PAUSE_SECONDS)
+
+    def readable(self) -> bool:
+        """A byte source."""
+        return True
+
+    def readinto(self, buffer: t.Any) -> int:  # noqa: ANN401 - a writable buffer
+        """Copy the next bytes read ahead; 0 at the end of input."""
+        if not self._current and not self._ended:
+            chunk = self._chunks.get()
+            self._ended = not chunk
+            self._current = memoryview(chunk)
+        size = min(len(buffer), len(self._current))
+        buffer[:size] = self._current[:size]
+        self._current = self._current[size:]
+        return size
+
+
+def _read_ahead(stream: t.IO[bytes]) -> t.IO[bytes]:
+    """A pipe, read ahead by a thread; anything else (a file) as it is."""
+    try:
+        fd = stream.fileno()
+        is_pipe = stat.S_ISFIFO(os.fstat(fd).st_mode)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return stream
+    if not is_pipe:
+        return stream
+    with contextlib.suppress(OSError):  # a larger pipe: the tap writes on while a read waits
+        fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES)
+    return t.cast("t.IO[bytes]", io.BufferedReader(_Prefetched(fd), buffer_size=1 << 16))
 
 
 class InputLineError(InvalidInputLine):
@@ -97,7 +175,7 @@ class LineReader(GenericSingerReader[bytes]):
     ) -> t.Counter[str]:
         """Handle every line; input errors stop with the line's number and keep their type."""
         stats: Counter[str] = Counter()
-        stream = _binary(file_input) if file_input is not None else self.default_input
+        stream = _read_ahead(_binary(file_input) if file_input is not None else self.default_input)
         readline = stream.readline
         while True:
             line = readline(MAX_LINE_BYTES + 1)
