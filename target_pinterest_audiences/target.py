@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import typing as t
 from dataclasses import dataclass
 
 from singer_sdk import Target
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TargetCapabilities
 from singer_sdk.plugin_base import _ConfigInput
 
 from target_pinterest_audiences import settings
@@ -21,6 +23,8 @@ from target_pinterest_audiences.sync import SyncOptions
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
+
+    import click
 
 #: Records between looks at the clock (record age, metrics) on the fast record path.
 CHECK_EVERY = 1000
@@ -86,6 +90,31 @@ class TargetPinterestAudiences(Target):
     config_jsonschema = settings.CONFIG_SCHEMA
     default_sink_class = AudienceSink
     message_reader_class = LineReader
+    #: The SDK's, without schema flattening: it would take Segment's nested context.personas apart.
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.STRUCTURED_LOGGING,
+        TargetCapabilities.VALIDATE_RECORDS,
+    ]
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
+        """The SDK's built-in settings that act here, not the ones that would do nothing (settings.SDK_SETTINGS)."""
+        super().append_builtin_config(config_jsonschema)
+        settings.drop_inert_sdk_settings(config_jsonschema)
+
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> _ConfigInput:
+        """The --config files, then TARGET_PINTEREST_AUDIENCES_<NAME> variables on top, always.
+
+        As under Meltano and as target-pinterest-audiences-auth reads them (settings.resolve);
+        a file that cannot be read is one line naming it.
+        """
+        del ctx, param
+        schema = dict(cls.config_jsonschema)
+        cls.append_builtin_config(schema)
+        return _ConfigInput(config=settings.resolve(value, os.environ, schema), parse_env=False)
 
     def __init__(self, **kwargs: t.Any) -> None:  # noqa: ANN401
         """Validate settings and open the store before any input is read."""

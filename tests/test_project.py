@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -87,3 +88,59 @@ def test_readme_commands_are_the_scripts_ci_runs() -> None:
     assert "bash scripts/demo" in readme
     assert "bash scripts/test" in readme
     assert re.search(r"^exec bash scripts/test$", (ROOT / ".ci" / "run").read_text(), re.MULTILINE)
+
+
+def run_executable(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TARGET_PINTEREST_AUDIENCES_")}
+    return subprocess.run(
+        [str(EXECUTABLE), *args],
+        input="",
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env=clean | (env or {}),
+        timeout=60,
+    )
+
+
+def test_a_config_file_that_is_not_json_is_one_line_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text('{"ad_account_id": "1", "access_token": "s3cr3t-in-file",')
+    done = run_executable("--config", "config.json", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        (
+            "target-pinterest-audiences: error: config file config.json is not valid JSON "
+            "(Expecting property name enclosed in double quotes at line 1 column 57); fix the file"
+        )
+    ]
+    assert not (tmp_path / ".target-pinterest-audiences").exists()
+
+
+def test_a_missing_config_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    done = run_executable("--config", "nope.json", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "target-pinterest-audiences: error: config file nope.json does not exist; check the --config path"
+    )
+
+
+def test_a_misspelled_setting_stops_the_run_before_any_input(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"ad_account_id": "1", "dry_run": True, "sync_mod": "mirror"}))
+    done = run_executable("--config", "config.json", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "target-pinterest-audiences: error: Invalid settings: sync_mod is not a setting (did you mean sync_mode?)."
+    )
+    assert done.stdout == ""
+
+
+def test_the_target_reads_the_environment_over_its_config_file(tmp_path: Path) -> None:
+    """As under Meltano, and as target-pinterest-audiences-auth: a variable wins over the file."""
+    (tmp_path / "config.json").write_text(json.dumps({"ad_account_id": "1", "dry_run": True, "sync_mode": "nope"}))
+    env = {"TARGET_PINTEREST_AUDIENCES_SYNC_MODE": "mirror", "TARGET_PINTEREST_AUDIENCES_MAX_REMOVAL_FRACTION": "0.3"}
+    done = run_executable("--config", "config.json", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    sdk_about = json.loads(run_executable("--about", "--format=json", cwd=tmp_path).stdout)
+    assert "load_method" not in sdk_about["settings"]["properties"]
+    assert "schema-flattening" not in sdk_about["capabilities"]
