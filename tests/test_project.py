@@ -12,11 +12,18 @@ from pathlib import Path
 import yaml
 
 from conftest import EXECUTABLE
-from target_pinterest_audiences.settings import CONFIG_SCHEMA
+from target_pinterest_audiences.settings import CONFIG_SCHEMA, SDK_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 MELTANO = Path(sys.executable).with_name("meltano")
-KINDS = {"string": "string", "boolean": "boolean", "integer": "integer", "number": "decimal", "array": "array"}
+KINDS = {
+    "string": "string",
+    "boolean": "boolean",
+    "integer": "integer",
+    "number": "decimal",
+    "array": "array",
+    "object": "object",
+}
 
 
 def about_markdown() -> str:
@@ -54,11 +61,20 @@ def loader_settings(path: Path) -> list[dict[str, object]]:
     return document["settings"]  # type: ignore[no-any-return]
 
 
-def test_meltano_yml_and_hub_definition_declare_every_setting() -> None:
+def about_settings() -> dict[str, dict[str, object]]:
+    completed = subprocess.run(
+        [str(EXECUTABLE), "--about", "--format=json"], capture_output=True, text=True, check=True
+    )
+    return json.loads(completed.stdout)["settings"]["properties"]  # type: ignore[no-any-return]
+
+
+def test_meltano_yml_and_hub_definition_declare_every_setting_about_offers() -> None:
+    offered = about_settings()
+    assert set(offered) - set(CONFIG_SCHEMA["properties"]) == set(SDK_SETTINGS)
     for path in (ROOT / "meltano.yml", ROOT / "plugin" / "loaders" / "target-pinterest-audiences.yml"):
         declared = {str(s["name"]): s for s in loader_settings(path)}
-        assert list(declared) == list(CONFIG_SCHEMA["properties"]), path
-        for name, spec in CONFIG_SCHEMA["properties"].items():
+        assert list(declared) == list(offered), path
+        for name, spec in offered.items():
             kind = "options" if "enum" in spec else KINDS[next(t for t in spec["type"] if t != "null")]
             assert declared[name]["kind"] == kind, (path, name)
             assert bool(declared[name].get("sensitive")) == bool(spec.get("secret")), (path, name)
@@ -80,7 +96,7 @@ def test_meltano_add_from_ref_adds_the_loader(tmp_path: Path) -> None:
         capture_output=True,
     )
     settings = loader_settings(project / "meltano.yml")
-    assert [s["name"] for s in settings] == list(CONFIG_SCHEMA["properties"])
+    assert [s["name"] for s in settings] == list(about_settings())
 
 
 def test_readme_commands_are_the_scripts_ci_runs() -> None:
