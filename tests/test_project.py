@@ -88,8 +88,9 @@ def test_meltano_add_from_ref_adds_the_loader(tmp_path: Path) -> None:
     )
     project = tmp_path / "project"
     definition = ROOT / "plugin" / "loaders" / "target-pinterest-audiences.yml"
+    add = ["add", "--plugin-type", "loader", "target-pinterest-audiences", "--from-ref", str(definition)]
     subprocess.run(
-        [str(MELTANO), "add", "loader", "target-pinterest-audiences", "--from-ref", str(definition), "--no-install"],
+        [str(MELTANO), *add, "--no-install"],
         cwd=project,
         env=env,
         check=True,
@@ -97,6 +98,7 @@ def test_meltano_add_from_ref_adds_the_loader(tmp_path: Path) -> None:
     )
     settings = loader_settings(project / "meltano.yml")
     assert [s["name"] for s in settings] == list(about_settings())
+    assert list(yaml.safe_load((project / "meltano.yml").read_text())["plugins"]) == ["loaders"]
 
 
 def test_readme_commands_are_the_scripts_ci_runs() -> None:
