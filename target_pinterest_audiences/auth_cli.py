@@ -216,7 +216,7 @@ class _CallbackHandler(BaseHTTPRequestHandler):
             title, text = "Authorisation failed", "The redirect carries no code. Return to the terminal."
         else:
             redirect.code = one("code")
-            title, text = "Pinterest is connected", "You can close this window and return to the terminal."
+            title, text = "Pinterest is connected", "You can close this window: the terminal shows the settings to use."
         self._answer(200 if redirect.error is None else 400, title, text)
         redirect.done.set()
 
