@@ -44,6 +44,7 @@ from target_pinterest_audiences.pinterest.oauth import (
     DEFAULT_AUTHORIZE_URL,
     SCOPES,
     OAuthError,
+    TokenReply,
     authorization_url,
     exchange_code,
 )
@@ -242,6 +243,26 @@ def _client(api_url: str, credentials: Credentials) -> PinterestClient:
     return PinterestClient(api_url, credentials, max_retry_seconds=MAX_RETRY_SECONDS)
 
 
+def _exchange(options: LoginOptions, code: str, redirect_uri: str) -> TokenReply:
+    """The code for tokens; a refusal says what to check and to log in again, never a secret."""
+    client = _client(options.api_url, Credentials(client_id=options.client_id))
+    try:
+        return exchange_code(client, options.client_id, options.client_secret, code, redirect_uri)
+    except PinterestError as exc:
+        plain = PinterestError.__str__(exc)
+        if exc.status == 401:  # noqa: PLR2004 - Pinterest's answer to wrong client credentials
+            raise AuthError(
+                f"{plain}. Check client_id and client_secret (your app at developers.pinterest.com), then run login "
+                "again to re-authorise"
+            ) from None
+        if exc.status is not None and 400 <= exc.status < 500:  # noqa: PLR2004
+            raise AuthError(
+                f"{plain}. The code expired or was used, or the redirect URI is not registered for the app; "
+                "run login again to re-authorise"
+            ) from None
+        raise
+
+
 def _account_row(item: Mapping[str, Any]) -> dict[str, str]:
     return {name: str(item.get(name) or "") for name in ("id", "name", "currency", "country")}
 
@@ -289,13 +310,7 @@ def run_login(
     if redirect.error is not None:
         raise AuthError(redirect.error)
     assert redirect.code is not None  # noqa: S101 - set whenever there is no error
-    tokens = exchange_code(
-        _client(options.api_url, Credentials(client_id=options.client_id)),
-        options.client_id,
-        options.client_secret,
-        redirect.code,
-        redirect_uri,
-    )
+    tokens = _exchange(options, redirect.code, redirect_uri)
     refresh_token = str(tokens.refresh_token)
     if tokens.lacks_scopes:
         notify(f"Warning: Pinterest granted the scopes {tokens.scope!r}; the target needs {', '.join(SCOPES)}.")

@@ -17,6 +17,7 @@ import requests
 from conftest import singer_lines
 from pinterest_emulator import PinterestEmulator
 from target_pinterest_audiences import auth_cli
+from target_pinterest_audiences.pinterest import oauth
 from target_pinterest_audiences.pinterest.client import Credentials, PinterestClient
 from target_pinterest_audiences.pinterest.tokens import load_refresh_token, token_key
 from target_pinterest_audiences.store import Store
@@ -480,3 +481,28 @@ def test_printed_config_runs_the_target_with_the_secret_from_the_environment(
     assert grants == ["authorization_code", "refresh_token"]
     assert CLIENT_SECRET not in done.stderr
     assert printed["settings"]["refresh_token"] not in done.stderr
+
+
+# -- the exchange library, pure parts ---------------------------------------------------------------
+
+
+def test_grants_and_rotation() -> None:
+    assert oauth.refresh_grant("r1") == {"grant_type": "refresh_token", "refresh_token": "r1"}
+    assert oauth.code_grant("c", "http://localhost:1/callback") == {
+        "grant_type": "authorization_code",
+        "code": "c",
+        "redirect_uri": "http://localhost:1/callback",
+    }
+    assert oauth.rotated_refresh_token({"access_token": "a", "refresh_token": "r2"}, "r1") == "r2"
+    assert oauth.rotated_refresh_token({"access_token": "a", "refresh_token": "r1"}, "r1") is None
+    assert oauth.rotated_refresh_token({"access_token": "a"}, "r1") is None
+    assert oauth.rotated_refresh_token(["not", "a", "reply"], "r1") is None
+
+
+def test_a_reply_without_access_token_points_at_api_url() -> None:
+    with pytest.raises(oauth.OAuthError, match="check that api_url points at Pinterest's v5 API"):
+        oauth.token_reply({"items": []}, oauth.CODE_OPERATION)
+    reply = {"access_token": "pina-access-xyz", "refresh_token": "pinr-refresh-xyz", "scope": "ads:read"}
+    tokens = oauth.token_reply(reply, oauth.CODE_OPERATION)
+    assert tokens.lacks_scopes
+    assert "xyz" not in repr(tokens)

@@ -3,7 +3,8 @@
 A small library that ``target-pinterest-audiences-auth`` (the authorisation-code grant) and the
 client (the refresh grant) share, so both send the token request Pinterest documents: HTTP
 Basic ``client_id:client_secret`` and a form-encoded body (PINTEREST.md, OAuth). It holds no
-state and reads no settings; errors are one line without a token, a code or the secret.
+state, reads no settings and imports nothing of the client at run time (the client can import
+it); errors are one line without a token, a code or the secret.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from target_pinterest_audiences.pinterest.client import PinterestError
-
 if TYPE_CHECKING:
     from target_pinterest_audiences.pinterest.client import PinterestClient
 
@@ -23,6 +22,8 @@ DEFAULT_AUTHORIZE_URL = "https://www.pinterest.com/oauth/"
 #: What the target needs: reading lists and writing them.
 SCOPES = ("ads:read", "ads:write")
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
+CODE_OPERATION = "exchanging the authorisation code for tokens"
+REFRESH_OPERATION = "refreshing the access token"
 
 
 class OAuthError(Exception):
@@ -103,29 +104,18 @@ def token_reply(reply: object, operation: str) -> TokenReply:
 def exchange_code(
     client: PinterestClient, client_id: str, client_secret: str, code: str, redirect_uri: str
 ) -> TokenReply:
-    """Trade an authorisation code for tokens; a refusal says what to check and to log in again."""
-    operation = "exchanging the authorisation code for tokens"
-    try:
-        reply: Any = client.request(
-            "POST", TOKEN_PATH, operation, data=code_grant(code, redirect_uri), auth=(client_id, client_secret)
-        )
-    except PinterestError as exc:
-        plain = PinterestError.__str__(exc)
-        if exc.status == 401:  # noqa: PLR2004 - Pinterest's answer to wrong client credentials
-            raise OAuthError(
-                f"{plain}. Check client_id and client_secret (your app at developers.pinterest.com), then run login "
-                "again to re-authorise"
-            ) from None
-        if exc.status is not None and 400 <= exc.status < 500:  # noqa: PLR2004
-            raise OAuthError(
-                f"{plain}. The code expired or was used, or the redirect URI is not registered for the app; "
-                "run login again to re-authorise"
-            ) from None
-        raise
-    tokens = token_reply(reply, operation)
+    """Trade an authorisation code for tokens through ``client`` (its retries and errors).
+
+    A refusal is the client's ``PinterestError``; what to tell a person about it is the
+    caller's (``auth_cli``). A reply without both tokens is an ``OAuthError``.
+    """
+    reply: Any = client.request(
+        "POST", TOKEN_PATH, CODE_OPERATION, data=code_grant(code, redirect_uri), auth=(client_id, client_secret)
+    )
+    tokens = token_reply(reply, CODE_OPERATION)
     if tokens.refresh_token is None:
         raise OAuthError(
-            f"Pinterest's reply to {operation} carries no refresh_token; check that api_url points at Pinterest's "
-            "v5 API (it ends in /v5)"
+            f"Pinterest's reply to {CODE_OPERATION} carries no refresh_token; check that api_url points at "
+            "Pinterest's v5 API (it ends in /v5)"
         )
     return tokens
