@@ -304,10 +304,10 @@ def test_an_unknown_setting_never_shows_its_value() -> None:
 
 
 def test_inert_sdk_settings_are_unknown_to_the_target() -> None:
-    schema: dict[str, Any] = {"properties": dict(CONFIG_SCHEMA["properties"])}
-    TargetPinterestAudiences.append_builtin_config(schema)
-    offered = set(schema["properties"]) - set(CONFIG_SCHEMA["properties"])
-    assert offered == {"batch_size_rows", "validate_records", "stream_maps", "stream_map_config"}
+    builtins: dict[str, Any] = {"properties": {}}
+    TargetPinterestAudiences.append_builtin_config(builtins)
+    assert set(builtins["properties"]) == {"batch_size_rows", "validate_records", "stream_maps", "stream_map_config"}
+    schema = {"properties": {**CONFIG_SCHEMA["properties"], **builtins["properties"]}}
     assert check(config(load_method="upsert"), schema) == [
         "load_method is not a setting (target-pinterest-audiences --about lists the settings)"
     ]
