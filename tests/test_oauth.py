@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -506,3 +507,39 @@ def test_a_reply_without_access_token_points_at_api_url() -> None:
     tokens = oauth.token_reply(reply, oauth.CODE_OPERATION)
     assert tokens.lacks_scopes
     assert "xyz" not in repr(tokens)
+
+
+def test_printed_export_and_meltano_lines_run_as_printed(emulator: PinterestEmulator, tmp_path: Path) -> None:
+    """The export lines, pasted into a shell, run the target; the meltano lines are Meltano 4.4's form."""
+    environ = {"TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET": CLIENT_SECRET}
+    argv = ["login", "--client-id", CLIENT_ID, "--redirect-port", "0", "--api-url", emulator.url]
+    argv += ["--authorize-url", emulator.root_url + "/oauth/"]
+    out = io.StringIO()
+    assert auth_cli.run(argv, open_url=follow, environ=environ, stdout=out) == 0
+    text = out.getvalue()
+    exports = [line.strip() for line in text.splitlines() if line.strip().startswith("export ")]
+    meltano = [line.strip() for line in text.splitlines() if line.strip().startswith("meltano ")]
+    assert "client_secret is read from TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET" in text
+
+    shell = "\n".join([*exports, f"{EXECUTABLE.with_name('target-pinterest-audiences')} --config ENV"])
+    done = subprocess.run(
+        ["bash", "-euc", shell],
+        input=singer_lines("vip", [{"email": "jane@example.com"}]),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env=clean_env() | environ,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [item.name for item in emulator.customer_lists()] == ["vip (EMAIL)"]
+    # Kept where that run looked: the default store of the directory login ran in... here, tmp_path.
+    assert (tmp_path / ".target-pinterest-audiences" / "store.db").is_file()
+
+    settings = json.loads(text[text.index("{") : text.index("}") + 1])
+    command = ("meltano", "config", "set", "target-pinterest-audiences")
+    expected = {(*command, name, value) for name, value in settings.items()}
+    expected.add((*command, "client_secret", "$TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET"))
+    assert {tuple(shlex.split(line)) for line in meltano} == expected
+    assert all(CLIENT_SECRET not in line for line in meltano + exports)
