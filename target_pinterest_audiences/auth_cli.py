@@ -65,6 +65,8 @@ CHOOSE_PLACEHOLDER = "<one of the ad account ids listed above>"
 #: How long one call to Pinterest may keep being retried here: a person is waiting.
 MAX_RETRY_SECONDS = 20.0
 MAX_LINE = 500
+#: A --config file that cannot be used, as the target says it (cli.USAGE_ERROR).
+USAGE_ERROR = 2
 #: Settings that may come from flags, ``TARGET_PINTEREST_AUDIENCES_<NAME>`` or ``--config``.
 CREDENTIAL_SETTINGS = ("client_id", "client_secret", "access_token", "refresh_token", "api_url", "store_url")
 
@@ -553,6 +555,8 @@ def run(
         flags = {name: getattr(args, name, None) for name in CREDENTIAL_SETTINGS}
         settings = resolve_settings(flags, args.config, environ)
         text = _login(args, settings, environ, open_url) if args.command == "login" else _ad_accounts(args, settings)
+    except target_settings.ConfigFileError as exc:
+        return _fail(str(exc), code=USAGE_ERROR)
     except (AuthError, OAuthError, AuthenticationError, PinterestError, StoreError, ValueError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
@@ -566,12 +570,12 @@ def run(
     return 0
 
 
-def _fail(line: str) -> int:
+def _fail(line: str, code: int = 1) -> int:
     flat = " ".join(line.split())
     if len(flat) > MAX_LINE:
         flat = flat[: MAX_LINE - 1] + "…"
     _stderr(f"{PROG}: error: {flat}")
-    return 1
+    return code
 
 
 def main() -> None:

@@ -543,3 +543,15 @@ def test_printed_export_and_meltano_lines_run_as_printed(emulator: PinterestEmul
     expected.add((*command, "client_secret", "$TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET"))
     assert {tuple(shlex.split(line)) for line in meltano} == expected
     assert all(CLIENT_SECRET not in line for line in meltano + exports)
+
+
+def test_a_config_file_that_is_not_json_is_named_as_the_target_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "config.json").write_text("client_id = 1")
+    assert auth_cli.run(["ad-accounts", "--config", "config.json"], environ={}) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line == (
+        "target-pinterest-audiences-auth: error: config file config.json is not valid JSON "
+        "(Expecting value at line 1 column 1); fix the file"
+    )

@@ -215,6 +215,7 @@ def readme_environment(home: Path, emulator: PinterestEmulator) -> dict[str, str
         "HOME": str(home),
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "PIP_CACHE_DIR": str(real_cache),  # the downloads, not the state: a new HOME need not fetch again
+        "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv"),  # Meltano's uv
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         "TARGET_PINTEREST_AUDIENCES_API_URL": emulator.url,
