@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import string
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 TRUE_WORDS = ("true", "1", "yes", "on")
 FALSE_WORDS = ("false", "0", "no", "off")
+logger = logging.getLogger(__name__)
 #: Settings also come from ``TARGET_PINTEREST_AUDIENCES_<NAME>`` variables (the SDK's prefix).
 ENV_PREFIX = "TARGET_PINTEREST_AUDIENCES_"
 
@@ -389,8 +391,16 @@ def resolve(
     out of the file (``TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET``) fills it in. ``ENV`` among the
     files (the SDK's way of asking for the environment) is accepted and changes nothing.
     """
+    files = [str(path) for path in config_files if str(path) != "ENV"]
     config: dict[str, Any] = {}
-    for path in config_files:
-        if str(path) != "ENV":
-            config |= read_config_file(path)
-    return config | from_environment(environ, schema)
+    for path in files:
+        config |= read_config_file(path)
+    environment = from_environment(environ, schema)
+    if environment:
+        # Names only: which variables override the file is what a puzzled user needs to see.
+        logger.info(
+            "Settings from %s, then from the environment: %s.",
+            ", ".join(files) or "no config file",
+            ", ".join(ENV_PREFIX + name.upper() for name in environment),
+        )
+    return config | environment
