@@ -1,7 +1,9 @@
-"""Write the settings schema into meltano.yml, the Meltano Hub definition and the README.
+"""Write the settings `--about` offers into meltano.yml, the Meltano Hub definition and the README.
 
-The settings live in one place, `settings.CONFIG_SCHEMA`; `tests/test_project.py` fails when
-any of these copies drifts from it. Run: `.venv/bin/python scripts/sync_settings.py`.
+The settings live in one place, `settings.CONFIG_SCHEMA` plus the SDK's built-in settings that
+act here (`settings.SDK_SETTINGS`), as `target-pinterest-audiences --about` shows them;
+`tests/test_project.py` fails when any of these copies drifts from it.
+Run: `.venv/bin/python scripts/sync_settings.py`.
 """
 
 from __future__ import annotations
@@ -13,16 +15,28 @@ from pathlib import Path
 
 import yaml
 
-from target_pinterest_audiences.settings import CONFIG_SCHEMA
-
 ROOT = Path(__file__).resolve().parents[1]
-KINDS = {"string": "string", "boolean": "boolean", "integer": "integer", "number": "decimal", "array": "array"}
+EXECUTABLE = Path(sys.executable).with_name("target-pinterest-audiences")
+KINDS = {
+    "string": "string",
+    "boolean": "boolean",
+    "integer": "integer",
+    "number": "decimal",
+    "array": "array",
+    "object": "object",
+}
+
+
+def about_settings() -> dict[str, dict[str, object]]:
+    """The settings `--about --format=json` offers, in its order."""
+    about = subprocess.run([str(EXECUTABLE), "--about", "--format=json"], capture_output=True, text=True, check=True)
+    return json.loads(about.stdout)["settings"]["properties"]  # type: ignore[no-any-return]
 
 
 def meltano_settings() -> list[dict[str, object]]:
     """Each setting as Meltano declares it: kind, options, description, secrets sensitive."""
     declared = []
-    for name, spec in CONFIG_SCHEMA["properties"].items():
+    for name, spec in about_settings().items():
         kind = "options" if "enum" in spec else KINDS[next(t for t in spec["type"] if t != "null")]
         entry: dict[str, object] = {"name": name, "label": spec.get("title", name), "kind": kind}
         if "enum" in spec:
@@ -57,10 +71,8 @@ def write_hub_definition(settings: list[dict[str, object]]) -> None:
 
 def write_readme_table() -> None:
     """Replace the README's settings table with the one of --about --format=markdown."""
-    executable = Path(sys.executable).with_name("target-pinterest-audiences")
-    about = subprocess.run(
-        [str(executable), "--about", "--format=markdown"], capture_output=True, text=True, check=True
-    )
+    command = [str(EXECUTABLE), "--about", "--format=markdown"]
+    about = subprocess.run(command, capture_output=True, text=True, check=True)
     table = [line for line in about.stdout[about.stdout.index("## Settings") :].splitlines() if line.startswith("|")]
     path = ROOT / "README.md"
     lines = path.read_text().splitlines()

@@ -7,13 +7,15 @@ import sys
 
 from target_pinterest_audiences.pinterest.client import PinterestError
 from target_pinterest_audiences.reader import INPUT_ERRORS
-from target_pinterest_audiences.settings import SettingsError
+from target_pinterest_audiences.settings import ConfigFileError, SettingsError
 from target_pinterest_audiences.store import StoreError
 from target_pinterest_audiences.target import TargetPinterestAudiences
 from target_pinterest_audiences.write.lists import WriteError
 
 #: Longer messages are cut: a line is for reading, the DEBUG log has the rest.
 MAX_LINE = 500
+#: A --config file that cannot be used is a mistake on the command line, as click's own are.
+USAGE_ERROR = 2
 
 USER_ERRORS = (SettingsError, PinterestError, StoreError, WriteError, *INPUT_ERRORS)
 
@@ -22,6 +24,8 @@ def main() -> None:
     """Run the target; a failure ends with one line on stderr and exit code 1."""
     try:
         TargetPinterestAudiences.cli()
+    except ConfigFileError as exc:
+        fail(str(exc), code=USAGE_ERROR)
     except USER_ERRORS as exc:
         fail(str(exc))
     except Exception as exc:
@@ -30,11 +34,11 @@ def main() -> None:
         fail(f"unexpected {type(exc).__name__}: {exc}")
 
 
-def fail(line: str) -> None:
+def fail(line: str, code: int = 1) -> None:
     """Print the error line and exit non-zero."""
     flat = " ".join(line.split())
     if len(flat) > MAX_LINE:
         flat = flat[: MAX_LINE - 1] + "…"
     sys.stderr.write(f"target-pinterest-audiences: error: {flat}\n")
     sys.stderr.flush()
-    raise SystemExit(1)
+    raise SystemExit(code)

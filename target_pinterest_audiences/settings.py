@@ -6,7 +6,11 @@ Checks run before any input is read and name the setting, never a secret's value
 
 from __future__ import annotations
 
+import difflib
+import json
+import logging
 import string
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -16,7 +20,13 @@ from singer_sdk import typing as th
 from target_pinterest_audiences.pinterest.client import DEFAULT_API_URL
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
+
+TRUE_WORDS = ("true", "1", "yes", "on")
+FALSE_WORDS = ("false", "0", "no", "off")
+logger = logging.getLogger(__name__)
+#: Settings also come from ``TARGET_PINTEREST_AUDIENCES_<NAME>`` variables (the SDK's prefix).
+ENV_PREFIX = "TARGET_PINTEREST_AUDIENCES_"
 
 SYNC_MODES = ("changes", "add_only", "mirror")
 ON_INVALID = ("skip", "fail")
@@ -188,6 +198,15 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
 ).to_dict()
 
+#: The SDK's built-in settings that act in this target. The others it would offer do nothing
+#: here (``load_method``: lists are always updated in place; ``add_record_metadata``: records
+#: are never stored; ``faker_config``: faker is not installed) or would break the record shapes
+#: (``flattening_*``: Segment's ``context.personas`` must stay nested), so ``--about`` and
+#: Meltano never offer them and a config that sets them is refused as an unknown setting.
+SDK_SETTINGS = ("batch_size_rows", "validate_records", "stream_maps", "stream_map_config")
+#: Built-in settings the SDK adds that this target takes out again (flattening goes with its capability).
+INERT_SDK_SETTINGS = ("add_record_metadata", "load_method", "faker_config")
+
 SECRETS = frozenset(name for name, spec in CONFIG_SCHEMA["properties"].items() if spec.get("secret"))
 
 
@@ -246,10 +265,30 @@ def _template_errors(template: str) -> list[str]:
     return errors
 
 
+def drop_inert_sdk_settings(schema: dict[str, Any]) -> None:
+    """Take out of ``schema`` the SDK's built-in settings that do nothing here (see SDK_SETTINGS)."""
+    for name in INERT_SDK_SETTINGS:
+        schema.get("properties", {}).pop(name, None)
+
+
+def _unknown(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """A setting nobody reads is most often a typo that silently changes a run (``sync_mod``)."""
+    known = list(schema.get("properties", {}))
+    errors = []
+    for name in config:
+        if str(name).startswith("_") or name in known:  # ``_`` settings are the user's own notes
+            continue
+        nearest = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+        hint = f"did you mean {nearest[0]}?" if nearest else "target-pinterest-audiences --about lists the settings"
+        errors.append(f"{name} is not a setting ({hint})")
+    return errors
+
+
 def check(config: Mapping[str, Any], schema: Mapping[str, Any] = CONFIG_SCHEMA) -> list[str]:
     """Every problem with the settings, each a short phrase naming the setting."""
+    errors = _unknown(config, schema)
     validator = jsonschema.Draft7Validator(schema)
-    errors = [_describe(error) for error in validator.iter_errors(dict(config))]
+    errors += [_describe(error) for error in validator.iter_errors(dict(config))]
     errors += _template_errors(str(config.get("list_name_template") or DEFAULT_LIST_NAME_TEMPLATE))
     api_url = str(config.get("api_url") or DEFAULT_API_URL)
     parsed = urlparse(api_url)
@@ -268,3 +307,100 @@ def check(config: Mapping[str, Any], schema: Mapping[str, Any] = CONFIG_SCHEMA) 
 def one_line(errors: list[str]) -> str:
     """Join setting problems into the one line a user sees."""
     return "Invalid settings: " + "; ".join(errors) + "."
+
+
+class ConfigFileError(ValueError):
+    """A config file that cannot be read or parsed; ``str()`` is one line naming the file."""
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The settings in one config JSON file, or a one-line error naming the file and what to do.
+
+    Never quotes the file's content: it holds secrets.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigFileError(f"config file {path} does not exist; check the --config path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigFileError(f"cannot read config file {path} ({reason}); check the --config path") from None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigFileError(
+            f"config file {path} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); fix the file"
+        ) from None
+    if not isinstance(config, dict):
+        raise ConfigFileError(f"config file {path} must hold a JSON object of settings; fix the file")
+    return config
+
+
+def _kinds(spec: Mapping[str, Any]) -> set[str]:
+    kind = spec.get("type", "string")
+    return {kind} if isinstance(kind, str) else set(kind)
+
+
+def _parse_variable(variable: str, value: str, spec: Mapping[str, Any]) -> object:
+    """One variable's value by its setting's type, as Meltano exports them (JSON for lists)."""
+    kinds = _kinds(spec)
+    wanted = " or ".join(sorted(_TYPE_NAMES.get(kind, kind) for kind in kinds - {"null"}))
+    wrong = SettingsError(f"Invalid settings: {variable} must be {wanted}; fix or unset it.")
+    if "boolean" in kinds:
+        lowered = value.strip().lower()
+        if lowered not in TRUE_WORDS + FALSE_WORDS:
+            raise wrong
+        return lowered in TRUE_WORDS
+    try:
+        if "integer" in kinds:
+            return int(value)
+        if "number" in kinds:
+            return float(value)
+        if "array" in kinds or "object" in kinds:
+            if "array" in kinds and not value.lstrip().startswith("["):
+                return [item.strip() for item in value.split(",") if item.strip()]
+            return json.loads(value)
+    except ValueError:
+        raise wrong from None
+    return value
+
+
+def from_environment(environ: Mapping[str, str], schema: Mapping[str, Any] = CONFIG_SCHEMA) -> dict[str, Any]:
+    """The settings set as ``TARGET_PINTEREST_AUDIENCES_<NAME>`` variables, parsed by their type.
+
+    The target and ``target-pinterest-audiences-auth`` both read variables here. Not the SDK's
+    ``--config ENV`` parser: it leaves a number such as ``max_removal_fraction=0.3`` a string,
+    which then fails validation, and Meltano exports every setting it knows this way. An empty
+    variable counts as unset.
+    """
+    found: dict[str, Any] = {}
+    for name, spec in schema.get("properties", {}).items():
+        variable = ENV_PREFIX + name.upper()
+        value = environ.get(variable)
+        if value:
+            found[name] = _parse_variable(variable, value, spec)
+    return found
+
+
+def resolve(
+    config_files: Sequence[str | Path], environ: Mapping[str, str], schema: Mapping[str, Any] = CONFIG_SCHEMA
+) -> dict[str, Any]:
+    """Settings as the target and its auth helper read them: the files in order, the environment on top.
+
+    The environment wins, as under Meltano (a variable overrides meltano.yml), so a secret kept
+    out of the file (``TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET``) fills it in. ``ENV`` among the
+    files (the SDK's way of asking for the environment) is accepted and changes nothing.
+    """
+    files = [str(path) for path in config_files if str(path) != "ENV"]
+    config: dict[str, Any] = {}
+    for path in files:
+        config |= read_config_file(path)
+    environment = from_environment(environ, schema)
+    if environment:
+        # Names only: which variables override the file is what a puzzled user needs to see.
+        logger.info(
+            "Settings from %s, then from the environment: %s.",
+            ", ".join(files) or "no config file",
+            ", ".join(ENV_PREFIX + name.upper() for name in environment),
+        )
+    return config | environment

@@ -11,6 +11,8 @@ import typing as t
 from dataclasses import dataclass, field
 
 from singer_sdk import Target
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TargetCapabilities
+from singer_sdk.plugin_base import _ConfigInput
 
 from target_pinterest_audiences import settings
 from target_pinterest_audiences.pinterest.client import DEFAULT_API_URL, TIMEOUT, Credentials, PinterestClient
@@ -26,6 +28,8 @@ from target_pinterest_audiences.write.send import WriteOptions, Writer
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
     from types import FrameType
+
+    import click
 
 #: Records between looks at the clock (record age, metrics) on the fast record path.
 CHECK_EVERY = 1000
@@ -121,6 +125,31 @@ class TargetPinterestAudiences(Target):
     config_jsonschema = settings.CONFIG_SCHEMA
     default_sink_class = AudienceSink
     message_reader_class = LineReader
+    #: The SDK's, without schema flattening: it would take Segment's nested context.personas apart.
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.STRUCTURED_LOGGING,
+        TargetCapabilities.VALIDATE_RECORDS,
+    ]
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
+        """The SDK's built-in settings that act here, not the ones that would do nothing (settings.SDK_SETTINGS)."""
+        super().append_builtin_config(config_jsonschema)
+        settings.drop_inert_sdk_settings(config_jsonschema)
+
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> _ConfigInput:
+        """The --config files, then TARGET_PINTEREST_AUDIENCES_<NAME> variables on top, always.
+
+        As under Meltano and as target-pinterest-audiences-auth reads them (settings.resolve);
+        a file that cannot be read is one line naming it.
+        """
+        del ctx, param
+        schema = dict(cls.config_jsonschema)
+        cls.append_builtin_config(schema)
+        return _ConfigInput(config=settings.resolve(value, os.environ, schema), parse_env=False)
 
     def __init__(self, **kwargs: t.Any) -> None:  # noqa: ANN401
         """Validate settings, open the store and settle what an interrupted run left, before any input."""
@@ -139,9 +168,7 @@ class TargetPinterestAudiences(Target):
         self._records_since_check = 0
         self._counted: dict[str, int] = {}
         config = self.config
-        self._fast_records = not (
-            config.get("stream_maps") or config.get("flattening_enabled") or config.get("add_record_metadata")
-        )
+        self._fast_records = not config.get("stream_maps")  # flattening and metadata are not offered
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Check settings with one line that names each wrong one (never a secret's value)."""

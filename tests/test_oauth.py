@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import pytest
 import requests
 
+from conftest import singer_lines
 from pinterest_emulator import PinterestEmulator
-from target_pinterest_audiences import oauth
+from target_pinterest_audiences import auth_cli
+from target_pinterest_audiences.pinterest import oauth
 from target_pinterest_audiences.pinterest.client import Credentials, PinterestClient
 from target_pinterest_audiences.pinterest.tokens import load_refresh_token, token_key
 from target_pinterest_audiences.store import Store
@@ -88,7 +91,7 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test leaves a default store in the checkout."""
     monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
-        if name.startswith(oauth.ENV_PREFIX):
+        if name.startswith(auth_cli.ENV_PREFIX):
             monkeypatch.delenv(name)
 
 
@@ -109,7 +112,7 @@ def assert_kept_encrypted(store_url: str, refresh_token: str) -> None:
 
 
 def test_run_login_round_trip(emulator: PinterestEmulator, store_url: str) -> None:
-    options = oauth.LoginOptions(
+    options = auth_cli.LoginOptions(
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
         api_url=emulator.url,
@@ -125,7 +128,7 @@ def test_run_login_round_trip(emulator: PinterestEmulator, store_url: str) -> No
         opened.append(url)
         follow(url)
 
-    result = oauth.run_login(options, open_url=open_url, notify=notes.append)
+    result = auth_cli.run_login(options, open_url=open_url, notify=notes.append)
 
     # The consent URL carries what Pinterest documents.
     (url,) = opened
@@ -155,7 +158,7 @@ def test_run_login_round_trip(emulator: PinterestEmulator, store_url: str) -> No
     ]
     assert result.ad_account_id == AD_ACCOUNT
     assert result.scope == "ads:read,ads:write"
-    assert result.settings()["client_secret"] == "<your client secret>"
+    assert "client_secret" not in result.settings()
     assert result.refresh_token not in repr(result)
     assert CLIENT_SECRET not in repr(options)
     assert not any(secret in note for note in notes for secret in issued_secrets(emulator))
@@ -163,7 +166,7 @@ def test_run_login_round_trip(emulator: PinterestEmulator, store_url: str) -> No
 
 def test_stored_refresh_token_is_found_and_works(emulator: PinterestEmulator, store_url: str) -> None:
     out = io.StringIO()
-    code = oauth.run(login_args(emulator, store_url, "--json"), open_url=follow, environ={}, stdout=out)
+    code = auth_cli.run(login_args(emulator, store_url, "--json"), open_url=follow, environ={}, stdout=out)
     assert code == 0
     printed = json.loads(out.getvalue())
     refresh_token = printed["settings"]["refresh_token"]
@@ -184,34 +187,38 @@ def test_stored_refresh_token_is_found_and_works(emulator: PinterestEmulator, st
 
 def test_login_json_output(emulator: PinterestEmulator, store_url: str) -> None:
     out = io.StringIO()
-    assert oauth.run(login_args(emulator, store_url, "--json"), open_url=follow, environ={}, stdout=out) == 0
+    assert auth_cli.run(login_args(emulator, store_url, "--json"), open_url=follow, environ={}, stdout=out) == 0
     printed = json.loads(out.getvalue())
     settings = printed["settings"]
     assert settings["client_id"] == CLIENT_ID
-    assert settings["client_secret"] == "<your client secret>"
+    assert "client_secret" not in settings
     assert settings["ad_account_id"] == AD_ACCOUNT
     assert settings["api_url"] == emulator.url
     assert settings["store_url"] == store_url
     assert printed["ad_account_id"] == AD_ACCOUNT
     assert printed["ad_accounts"][0]["id"] == AD_ACCOUNT
     assert printed["env"]["TARGET_PINTEREST_AUDIENCES_REFRESH_TOKEN"] == settings["refresh_token"]
-    assert f"meltano config target-pinterest-audiences set ad_account_id {AD_ACCOUNT}" in printed["meltano"]
+    assert f"meltano config set target-pinterest-audiences ad_account_id {AD_ACCOUNT}" in printed["meltano"]
+    assert (
+        'meltano config set target-pinterest-audiences client_secret "$TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET"'
+        in printed["meltano"]
+    )
     assert CLIENT_SECRET not in out.getvalue()
 
 
 def test_login_text_output(emulator: PinterestEmulator, store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert oauth.run(login_args(emulator, store_url), open_url=follow, environ={}) == 0
+    assert auth_cli.run(login_args(emulator, store_url), open_url=follow, environ={}) == 0
     captured = capsys.readouterr()
     (refresh_token,) = emulator.refresh_tokens - {"emulator-refresh-token"}
     stdout = captured.out
     assert f'"refresh_token": "{refresh_token}"' in stdout
     assert f'"ad_account_id": "{AD_ACCOUNT}"' in stdout
-    assert '"client_secret": "<your client secret>"' in stdout
-    assert f"meltano config target-pinterest-audiences set refresh_token {refresh_token}" in stdout
-    assert f"meltano config target-pinterest-audiences set client_id {CLIENT_ID}" in stdout
-    assert f"TARGET_PINTEREST_AUDIENCES_REFRESH_TOKEN={refresh_token}" in stdout
-    assert f"TARGET_PINTEREST_AUDIENCES_AD_ACCOUNT_ID={AD_ACCOUNT}" in stdout
-    assert "TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET=" in stdout
+    assert '"client_secret"' not in stdout
+    assert f"  meltano config set target-pinterest-audiences refresh_token {refresh_token}\n" in stdout
+    assert f"  meltano config set target-pinterest-audiences client_id {CLIENT_ID}\n" in stdout
+    assert f"  export TARGET_PINTEREST_AUDIENCES_REFRESH_TOKEN={refresh_token}\n" in stdout
+    assert f"  export TARGET_PINTEREST_AUDIENCES_AD_ACCOUNT_ID={AD_ACCOUNT}\n" in stdout
+    assert "client_secret was given as a flag: export TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET=" in stdout
     assert CLIENT_SECRET not in stdout + captured.err
     assert "Warning" in captured.err
     assert "secret" in captured.err
@@ -221,12 +228,12 @@ def test_login_text_output(emulator: PinterestEmulator, store_url: str, capsys: 
 
 def test_several_ad_accounts_are_listed_to_choose(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     with PinterestEmulator(ad_account_ids=("111", "222")) as emulator:
-        assert oauth.run(login_args(emulator, store_url), open_url=follow, environ={}) == 0
+        assert auth_cli.run(login_args(emulator, store_url), open_url=follow, environ={}) == 0
     stdout = capsys.readouterr().out
     assert "2 ad accounts; choose one" in stdout
     assert "Emulated ad account 111" in stdout
     assert "Emulated ad account 222" in stdout
-    assert f'"ad_account_id": "{oauth.CHOOSE_PLACEHOLDER}"' in stdout
+    assert f'"ad_account_id": "{auth_cli.CHOOSE_PLACEHOLDER}"' in stdout
 
 
 def test_credentials_from_env_and_config_file(
@@ -236,7 +243,7 @@ def test_credentials_from_env_and_config_file(
     config.write_text(json.dumps({"client_id": CLIENT_ID, "api_url": emulator.url, "store_url": store_url}))
     argv = ["login", "--config", str(config), "--redirect-port", "0", "--authorize-url", emulator.root_url + "/oauth/"]
     environ = {"TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET": CLIENT_SECRET}
-    assert oauth.run(argv, open_url=follow, environ=environ) == 0
+    assert auth_cli.run(argv, open_url=follow, environ=environ) == 0
     assert f'"ad_account_id": "{AD_ACCOUNT}"' in capsys.readouterr().out
 
 
@@ -247,7 +254,7 @@ def test_wrong_state_fails(emulator: PinterestEmulator, store_url: str, capsys: 
     def forged(url: str) -> None:
         follow(with_query(url, state="forged-state"))
 
-    assert oauth.run(login_args(emulator, store_url), open_url=forged, environ={}) == 1
+    assert auth_cli.run(login_args(emulator, store_url), open_url=forged, environ={}) == 1
     captured = capsys.readouterr()
     line = one_error_line(captured.err)
     assert "state does not match" in line
@@ -262,7 +269,7 @@ def test_access_denied_fails(emulator: PinterestEmulator, store_url: str, capsys
         reply = requests.get(f"{redirect_uri}?{urlencode({'error': 'access_denied', 'state': state})}", timeout=10)
         assert "Authorisation failed" in reply.text
 
-    assert oauth.run(login_args(emulator, store_url), open_url=deny, environ={}) == 1
+    assert auth_cli.run(login_args(emulator, store_url), open_url=deny, environ={}) == 1
     captured = capsys.readouterr()
     line = one_error_line(captured.err)
     assert "did not authorise" in line
@@ -274,7 +281,7 @@ def test_wrong_client_secret_fails(
     emulator: PinterestEmulator, store_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     wrong = "not-the-secret-123"
-    assert oauth.run(login_args(emulator, store_url, secret=wrong), open_url=follow, environ={}) == 1
+    assert auth_cli.run(login_args(emulator, store_url, secret=wrong), open_url=follow, environ={}) == 1
     captured = capsys.readouterr()
     line = one_error_line(captured.err)
     assert "HTTP 401" in line
@@ -287,7 +294,7 @@ def test_wrong_client_secret_fails(
 
 def test_timeout_fails(emulator: PinterestEmulator, store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     argv = login_args(emulator, store_url, "--timeout", "0.3")
-    assert oauth.run(argv, open_url=lambda _url: None, environ={}) == 1
+    assert auth_cli.run(argv, open_url=lambda _url: None, environ={}) == 1
     line = one_error_line(capsys.readouterr().err)
     assert "no redirect from Pinterest within 0.3 s" in line
     assert "registered" in line
@@ -295,14 +302,14 @@ def test_timeout_fails(emulator: PinterestEmulator, store_url: str, capsys: pyte
 
 def test_missing_client_secret_fails(emulator: PinterestEmulator, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["login", "--client-id", CLIENT_ID, "--api-url", emulator.url]
-    assert oauth.run(argv, open_url=follow, environ={}) == 1
+    assert auth_cli.run(argv, open_url=follow, environ={}) == 1
     assert "--client-secret" in one_error_line(capsys.readouterr().err)
 
 
 def test_port_in_use_fails(emulator: PinterestEmulator, store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     port = urlsplit(emulator.root_url).port
     argv = [*login_args(emulator, store_url), "--redirect-port", str(port)]
-    assert oauth.run(argv, open_url=follow, environ={}) == 1
+    assert auth_cli.run(argv, open_url=follow, environ={}) == 1
     assert "--redirect-port" in one_error_line(capsys.readouterr().err)
 
 
@@ -311,12 +318,12 @@ def test_port_in_use_fails(emulator: PinterestEmulator, store_url: str, capsys: 
 
 def test_ad_accounts_table_and_json(emulator: PinterestEmulator, capsys: pytest.CaptureFixture[str]) -> None:
     base = ["ad-accounts", "--access-token", "emulator-access-token", "--api-url", emulator.url]
-    assert oauth.run(base, environ={}) == 0
+    assert auth_cli.run(base, environ={}) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["id", "name", "currency", "country"]
     assert table[1].split() == [AD_ACCOUNT, "Emulated", "ad", "account", AD_ACCOUNT, "USD", "US"]
 
-    assert oauth.run([*base, "--json"], environ={}) == 0
+    assert auth_cli.run([*base, "--json"], environ={}) == 0
     assert json.loads(capsys.readouterr().out) == [
         {"id": AD_ACCOUNT, "name": f"Emulated ad account {AD_ACCOUNT}", "currency": "USD", "country": "US"}
     ]
@@ -335,13 +342,15 @@ def test_ad_accounts_with_refresh_token_from_env_uses_latest_rotation(
         }
         # Twice: the second run needs the rotation the first one kept in the store.
         for _ in range(2):
-            assert oauth.run(["ad-accounts", "--json"], environ=environ) == 0
+            assert auth_cli.run(["ad-accounts", "--json"], environ=environ) == 0
             assert [a["id"] for a in json.loads(capsys.readouterr().out)] == [AD_ACCOUNT]
         assert "emulator-refresh-token" not in emulator.refresh_tokens
 
 
 def test_ad_accounts_bad_token_fails(emulator: PinterestEmulator, capsys: pytest.CaptureFixture[str]) -> None:
-    assert oauth.run(["ad-accounts", "--access-token", "wrong-token-xyz", "--api-url", emulator.url], environ={}) == 1
+    assert (
+        auth_cli.run(["ad-accounts", "--access-token", "wrong-token-xyz", "--api-url", emulator.url], environ={}) == 1
+    )
     captured = capsys.readouterr()
     line = one_error_line(captured.err)
     assert "HTTP 401" in line
@@ -350,7 +359,7 @@ def test_ad_accounts_bad_token_fails(emulator: PinterestEmulator, capsys: pytest
 
 
 def test_ad_accounts_without_credentials_fails(capsys: pytest.CaptureFixture[str]) -> None:
-    assert oauth.run(["ad-accounts"], environ={}) == 1
+    assert auth_cli.run(["ad-accounts"], environ={}) == 1
     assert "--access-token" in one_error_line(capsys.readouterr().err)
 
 
@@ -358,7 +367,7 @@ def test_ad_accounts_without_credentials_fails(capsys: pytest.CaptureFixture[str
 
 
 def clean_env() -> dict[str, str]:
-    return {name: value for name, value in os.environ.items() if not name.startswith(oauth.ENV_PREFIX)}
+    return {name: value for name, value in os.environ.items() if not name.startswith(auth_cli.ENV_PREFIX)}
 
 
 def start_login(
@@ -390,7 +399,7 @@ def test_executable_login_round_trip(emulator: PinterestEmulator, store_url: str
     settings_block = stdout[stdout.index("{") : stdout.index("}") + 1]
     settings: dict[str, Any] = json.loads(settings_block)
     assert settings["client_id"] == CLIENT_ID
-    assert settings["client_secret"] == "<your client secret>"
+    assert "client_secret" not in settings
     assert settings["ad_account_id"] == AD_ACCOUNT
     refresh_token = settings["refresh_token"]
     assert refresh_token in emulator.refresh_tokens
@@ -423,3 +432,126 @@ def test_executable_ad_accounts(emulator: PinterestEmulator, tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert AD_ACCOUNT in done.stdout
     assert "emulator-access-token" not in done.stderr
+
+
+# -- what login prints runs as printed -----------------------------------------------------------
+
+
+def test_printed_config_runs_the_target_with_the_secret_from_the_environment(
+    emulator: PinterestEmulator, store_url: str, tmp_path: Path
+) -> None:
+    """The README's way: the secret only in TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET, read by both commands."""
+    environ = {"TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET": CLIENT_SECRET}
+    argv = [
+        "login",
+        "--client-id",
+        CLIENT_ID,
+        "--redirect-port",
+        "0",
+        "--authorize-url",
+        emulator.root_url + "/oauth/",
+        "--api-url",
+        emulator.url,
+        "--store-url",
+        store_url,
+        "--json",
+    ]
+    out = io.StringIO()
+    assert auth_cli.run(argv, open_url=follow, environ=environ, stdout=out) == 0
+    printed = json.loads(out.getvalue())
+    assert "client_secret" not in printed["settings"]
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(printed["settings"]))
+    done = subprocess.run(
+        [str(EXECUTABLE.with_name("target-pinterest-audiences")), "--config", str(config)],
+        input=singer_lines("vip", [{"email": "jane@example.com"}]),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env=clean_env() | environ,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (held,) = emulator.customer_lists()
+    assert held.name == "vip (EMAIL)"
+    assert len(held.members) == 1
+    grants = [
+        r.body.get("grant_type") for r in emulator.requests if r.path == "/oauth/token" and isinstance(r.body, dict)
+    ]
+    assert grants == ["authorization_code", "refresh_token"]
+    assert CLIENT_SECRET not in done.stderr
+    assert printed["settings"]["refresh_token"] not in done.stderr
+
+
+# -- the exchange library, pure parts ---------------------------------------------------------------
+
+
+def test_grants_and_rotation() -> None:
+    assert oauth.refresh_grant("r1") == {"grant_type": "refresh_token", "refresh_token": "r1"}
+    assert oauth.code_grant("c", "http://localhost:1/callback") == {
+        "grant_type": "authorization_code",
+        "code": "c",
+        "redirect_uri": "http://localhost:1/callback",
+    }
+    assert oauth.rotated_refresh_token({"access_token": "a", "refresh_token": "r2"}, "r1") == "r2"
+    assert oauth.rotated_refresh_token({"access_token": "a", "refresh_token": "r1"}, "r1") is None
+    assert oauth.rotated_refresh_token({"access_token": "a"}, "r1") is None
+    assert oauth.rotated_refresh_token(["not", "a", "reply"], "r1") is None
+
+
+def test_a_reply_without_access_token_points_at_api_url() -> None:
+    with pytest.raises(oauth.OAuthError, match="check that api_url points at Pinterest's v5 API"):
+        oauth.token_reply({"items": []}, oauth.CODE_OPERATION)
+    reply = {"access_token": "pina-access-xyz", "refresh_token": "pinr-refresh-xyz", "scope": "ads:read"}
+    tokens = oauth.token_reply(reply, oauth.CODE_OPERATION)
+    assert tokens.lacks_scopes
+    assert "xyz" not in repr(tokens)
+
+
+def test_printed_export_and_meltano_lines_run_as_printed(emulator: PinterestEmulator, tmp_path: Path) -> None:
+    """The export lines, pasted into a shell, run the target; the meltano lines are Meltano 4.4's form."""
+    environ = {"TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET": CLIENT_SECRET}
+    argv = ["login", "--client-id", CLIENT_ID, "--redirect-port", "0", "--api-url", emulator.url]
+    argv += ["--authorize-url", emulator.root_url + "/oauth/"]
+    out = io.StringIO()
+    assert auth_cli.run(argv, open_url=follow, environ=environ, stdout=out) == 0
+    text = out.getvalue()
+    exports = [line.strip() for line in text.splitlines() if line.strip().startswith("export ")]
+    meltano = [line.strip() for line in text.splitlines() if line.strip().startswith("meltano ")]
+    assert "client_secret is read from TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET" in text
+
+    shell = "\n".join([*exports, f"{EXECUTABLE.with_name('target-pinterest-audiences')} --config ENV"])
+    done = subprocess.run(
+        ["bash", "-euc", shell],
+        input=singer_lines("vip", [{"email": "jane@example.com"}]),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env=clean_env() | environ,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [item.name for item in emulator.customer_lists()] == ["vip (EMAIL)"]
+    # Kept where that run looked: the default store of the directory login ran in... here, tmp_path.
+    assert (tmp_path / ".target-pinterest-audiences" / "store.db").is_file()
+
+    settings = json.loads(text[text.index("{") : text.index("}") + 1])
+    command = ("meltano", "config", "set", "target-pinterest-audiences")
+    expected = {(*command, name, value) for name, value in settings.items()}
+    expected.add((*command, "client_secret", "$TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET"))
+    assert {tuple(shlex.split(line)) for line in meltano} == expected
+    assert all(CLIENT_SECRET not in line for line in meltano + exports)
+
+
+def test_a_config_file_that_is_not_json_is_named_as_the_target_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "config.json").write_text("client_id = 1")
+    assert auth_cli.run(["ad-accounts", "--config", "config.json"], environ={}) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line == (
+        "target-pinterest-audiences-auth: error: config file config.json is not valid JSON "
+        "(Expecting value at line 1 column 1); fix the file"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -11,11 +12,18 @@ from pathlib import Path
 import yaml
 
 from conftest import EXECUTABLE
-from target_pinterest_audiences.settings import CONFIG_SCHEMA
+from target_pinterest_audiences.settings import CONFIG_SCHEMA, SDK_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 MELTANO = Path(sys.executable).with_name("meltano")
-KINDS = {"string": "string", "boolean": "boolean", "integer": "integer", "number": "decimal", "array": "array"}
+KINDS = {
+    "string": "string",
+    "boolean": "boolean",
+    "integer": "integer",
+    "number": "decimal",
+    "array": "array",
+    "object": "object",
+}
 
 
 def about_markdown() -> str:
@@ -53,11 +61,20 @@ def loader_settings(path: Path) -> list[dict[str, object]]:
     return document["settings"]  # type: ignore[no-any-return]
 
 
-def test_meltano_yml_and_hub_definition_declare_every_setting() -> None:
+def about_settings() -> dict[str, dict[str, object]]:
+    completed = subprocess.run(
+        [str(EXECUTABLE), "--about", "--format=json"], capture_output=True, text=True, check=True
+    )
+    return json.loads(completed.stdout)["settings"]["properties"]  # type: ignore[no-any-return]
+
+
+def test_meltano_yml_and_hub_definition_declare_every_setting_about_offers() -> None:
+    offered = about_settings()
+    assert set(offered) - set(CONFIG_SCHEMA["properties"]) == set(SDK_SETTINGS)
     for path in (ROOT / "meltano.yml", ROOT / "plugin" / "loaders" / "target-pinterest-audiences.yml"):
         declared = {str(s["name"]): s for s in loader_settings(path)}
-        assert list(declared) == list(CONFIG_SCHEMA["properties"]), path
-        for name, spec in CONFIG_SCHEMA["properties"].items():
+        assert list(declared) == list(offered), path
+        for name, spec in offered.items():
             kind = "options" if "enum" in spec else KINDS[next(t for t in spec["type"] if t != "null")]
             assert declared[name]["kind"] == kind, (path, name)
             assert bool(declared[name].get("sensitive")) == bool(spec.get("secret")), (path, name)
@@ -71,15 +88,17 @@ def test_meltano_add_from_ref_adds_the_loader(tmp_path: Path) -> None:
     )
     project = tmp_path / "project"
     definition = ROOT / "plugin" / "loaders" / "target-pinterest-audiences.yml"
+    add = ["add", "--plugin-type", "loader", "target-pinterest-audiences", "--from-ref", str(definition)]
     subprocess.run(
-        [str(MELTANO), "add", "loader", "target-pinterest-audiences", "--from-ref", str(definition), "--no-install"],
+        [str(MELTANO), *add, "--no-install"],
         cwd=project,
         env=env,
         check=True,
         capture_output=True,
     )
     settings = loader_settings(project / "meltano.yml")
-    assert [s["name"] for s in settings] == list(CONFIG_SCHEMA["properties"])
+    assert [s["name"] for s in settings] == list(about_settings())
+    assert list(yaml.safe_load((project / "meltano.yml").read_text())["plugins"]) == ["loaders"]
 
 
 def test_readme_commands_are_the_scripts_ci_runs() -> None:
@@ -87,3 +106,59 @@ def test_readme_commands_are_the_scripts_ci_runs() -> None:
     assert "bash scripts/demo" in readme
     assert "bash scripts/test" in readme
     assert re.search(r"^exec bash scripts/test$", (ROOT / ".ci" / "run").read_text(), re.MULTILINE)
+
+
+def run_executable(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TARGET_PINTEREST_AUDIENCES_")}
+    return subprocess.run(
+        [str(EXECUTABLE), *args],
+        input="",
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env=clean | (env or {}),
+        timeout=60,
+    )
+
+
+def test_a_config_file_that_is_not_json_is_one_line_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text('{"ad_account_id": "1", "access_token": "s3cr3t-in-file",')
+    done = run_executable("--config", "config.json", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        (
+            "target-pinterest-audiences: error: config file config.json is not valid JSON "
+            "(Expecting property name enclosed in double quotes at line 1 column 57); fix the file"
+        )
+    ]
+    assert not (tmp_path / ".target-pinterest-audiences").exists()
+
+
+def test_a_missing_config_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    done = run_executable("--config", "nope.json", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "target-pinterest-audiences: error: config file nope.json does not exist; check the --config path"
+    )
+
+
+def test_a_misspelled_setting_stops_the_run_before_any_input(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"ad_account_id": "1", "dry_run": True, "sync_mod": "mirror"}))
+    done = run_executable("--config", "config.json", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "target-pinterest-audiences: error: Invalid settings: sync_mod is not a setting (did you mean sync_mode?)."
+    )
+    assert done.stdout == ""
+
+
+def test_the_target_reads_the_environment_over_its_config_file(tmp_path: Path) -> None:
+    """As under Meltano, and as target-pinterest-audiences-auth: a variable wins over the file."""
+    (tmp_path / "config.json").write_text(json.dumps({"ad_account_id": "1", "dry_run": True, "sync_mode": "nope"}))
+    env = {"TARGET_PINTEREST_AUDIENCES_SYNC_MODE": "mirror", "TARGET_PINTEREST_AUDIENCES_MAX_REMOVAL_FRACTION": "0.3"}
+    done = run_executable("--config", "config.json", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    sdk_about = json.loads(run_executable("--about", "--format=json", cwd=tmp_path).stdout)
+    assert "load_method" not in sdk_about["settings"]["properties"]
+    assert "schema-flattening" not in sdk_about["capabilities"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +12,15 @@ from target_pinterest_audiences.settings import (
     CONFIG_SCHEMA,
     DEFAULT_LIST_NAME_TEMPLATE,
     SECRETS,
+    ConfigFileError,
+    SettingsError,
     check,
+    from_environment,
     one_line,
+    read_config_file,
+    resolve,
 )
+from target_pinterest_audiences.target import TargetPinterestAudiences
 
 CREDS_MESSAGE = "access_token, or all of refresh_token, client_id and client_secret, is required (missing: {})"
 
@@ -272,3 +279,114 @@ def test_bad_values_are_not_echoed(overrides: dict[str, Any]) -> None:
     errors = check(config(access_token=SECRET_VALUE, **overrides))
     assert errors
     assert SECRET_VALUE not in one_line(errors)
+
+
+# -- unknown settings ---------------------------------------------------------------------
+
+
+def test_a_misspelled_setting_is_refused_naming_the_nearest() -> None:
+    assert check(config(sync_mod="mirror")) == ["sync_mod is not a setting (did you mean sync_mode?)"]
+
+
+def test_a_setting_far_from_any_points_to_about() -> None:
+    assert check(config(colour="blue")) == [
+        "colour is not a setting (target-pinterest-audiences --about lists the settings)"
+    ]
+
+
+def test_settings_starting_with_underscore_are_allowed() -> None:
+    assert check(config(_note="kept for the team", _meltano_extra=1)) == []
+
+
+def test_an_unknown_setting_never_shows_its_value() -> None:
+    line = one_line(check(config(acess_token=SECRET_VALUE)))
+    assert line == "Invalid settings: acess_token is not a setting (did you mean access_token?)."
+
+
+def test_inert_sdk_settings_are_unknown_to_the_target() -> None:
+    builtins: dict[str, Any] = {"properties": {}}
+    TargetPinterestAudiences.append_builtin_config(builtins)
+    assert set(builtins["properties"]) == {"batch_size_rows", "validate_records", "stream_maps", "stream_map_config"}
+    schema = {"properties": {**CONFIG_SCHEMA["properties"], **builtins["properties"]}}
+    assert check(config(load_method="upsert"), schema) == [
+        "load_method is not a setting (target-pinterest-audiences --about lists the settings)"
+    ]
+    assert check(config(flattening_enabled=True), schema)[0].startswith("flattening_enabled is not a setting")
+    assert check(config(batch_size_rows=10, validate_records=False), schema) == []
+
+
+# -- config files and the environment -----------------------------------------------------
+
+
+def test_read_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text('{"ad_account_id": "1"}')
+    assert read_config_file(path) == {"ad_account_id": "1"}
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("", "is not valid JSON (Expecting value at line 1 column 1); fix the file"),
+        ('{"access_token": "' + SECRET_VALUE + '",}', "is not valid JSON"),
+        ("[1, 2]", "must hold a JSON object of settings; fix the file"),
+    ],
+)
+def test_a_config_file_that_cannot_be_parsed_is_named(tmp_path: Path, content: str, problem: str) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(content)
+    with pytest.raises(ConfigFileError) as caught:
+        read_config_file(path)
+    assert str(caught.value).startswith(f"config file {path} ")
+    assert problem in str(caught.value)
+    assert SECRET_VALUE not in str(caught.value)
+
+
+def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigFileError, match=r"config file .*nope\.json does not exist; check the --config path"):
+        read_config_file(tmp_path / "nope.json")
+
+
+def test_the_environment_is_parsed_by_type() -> None:
+    environ = {
+        "TARGET_PINTEREST_AUDIENCES_MAX_REMOVAL_FRACTION": "0.3",
+        "TARGET_PINTEREST_AUDIENCES_RECORDS_PER_REQUEST": "100",
+        "TARGET_PINTEREST_AUDIENCES_DRY_RUN": "True",
+        "TARGET_PINTEREST_AUDIENCES_CREATE_AUDIENCE": "false",
+        "TARGET_PINTEREST_AUDIENCES_AUDIENCES": '["vip", "churned"]',
+        "TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET": SECRET_VALUE,
+        "TARGET_PINTEREST_AUDIENCES_STORE_URL": "",
+        "OTHER_SYNC_MODE": "mirror",
+    }
+    assert from_environment(environ) == {
+        "max_removal_fraction": 0.3,
+        "records_per_request": 100,
+        "dry_run": True,
+        "create_audience": False,
+        "audiences": ["vip", "churned"],
+        "client_secret": SECRET_VALUE,
+    }
+    assert from_environment({"TARGET_PINTEREST_AUDIENCES_AUDIENCES": "vip, churned"}) == {
+        "audiences": ["vip", "churned"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "wanted"),
+    [("RECORDS_PER_REQUEST", "many", "a whole number"), ("DRY_RUN", "maybe", "true or false")],
+)
+def test_a_variable_of_the_wrong_type_is_named(name: str, value: str, wanted: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        from_environment({f"TARGET_PINTEREST_AUDIENCES_{name}": value})
+    assert str(caught.value).startswith(f"Invalid settings: TARGET_PINTEREST_AUDIENCES_{name} must be ")
+    assert wanted in str(caught.value)
+    assert value not in str(caught.value)
+
+
+def test_the_environment_wins_over_the_files(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text('{"ad_account_id": "1", "client_id": "file", "sync_mode": "mirror"}')
+    second.write_text('{"client_id": "second-file"}')
+    environ = {"TARGET_PINTEREST_AUDIENCES_CLIENT_ID": "env"}
+    assert resolve([first, second, "ENV"], environ) == {"ad_account_id": "1", "client_id": "env", "sync_mode": "mirror"}
+    assert resolve([first, second], {}) == {"ad_account_id": "1", "client_id": "second-file", "sync_mode": "mirror"}

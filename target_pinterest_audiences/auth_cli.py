@@ -2,10 +2,13 @@
 
 ``login`` runs Pinterest's OAuth authorisation-code flow against a one-shot HTTP server on
 loopback: it prints (and opens) the authorisation URL, catches the redirect at
-``http://localhost:<port>/callback``, checks ``state``, exchanges the code at
-``{api_url}/oauth/token``, keeps the refresh token in the target's store under the key the
-target looks it up by, lists the ad accounts the token reaches, and prints the settings to
-use. ``ad-accounts`` lists the ad accounts a token reaches, for choosing ``ad_account_id``.
+``http://localhost:<port>/callback``, checks ``state``, exchanges the code (``pinterest.oauth``,
+the exchange the client shares), keeps the refresh token in the target's store under the key
+the target looks it up by, lists the ad accounts the token reaches, and prints the settings
+to use. ``ad-accounts`` lists the ad accounts a token reaches, for choosing ``ad_account_id``.
+
+Settings are read as the target reads them (``settings.resolve``: the ``--config`` file, then
+``TARGET_PINTEREST_AUDIENCES_<NAME>`` variables on top), with this command's flags above both.
 
 Tokens, the code and the client secret never reach stderr or an error line; the refresh
 token is printed once, to stdout, in the settings block, because the user must put it into
@@ -24,13 +27,12 @@ import shlex
 import sys
 import threading
 import webbrowser
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
-from typing import Any, TextIO
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import parse_qs, urlsplit
 
+from target_pinterest_audiences import settings as target_settings
 from target_pinterest_audiences.pinterest.client import (
     DEFAULT_API_URL,
     AuthenticationError,
@@ -38,22 +40,33 @@ from target_pinterest_audiences.pinterest.client import (
     PinterestClient,
     PinterestError,
 )
+from target_pinterest_audiences.pinterest.oauth import (
+    DEFAULT_AUTHORIZE_URL,
+    SCOPES,
+    OAuthError,
+    TokenReply,
+    authorization_url,
+    exchange_code,
+)
 from target_pinterest_audiences.pinterest.tokens import follow_rotations, save_refresh_token, token_key
 from target_pinterest_audiences.store import Store, StoreError, default_store_url, redact_url
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
 PROG = "target-pinterest-audiences-auth"
 PLUGIN = "target-pinterest-audiences"
-ENV_PREFIX = "TARGET_PINTEREST_AUDIENCES_"
-DEFAULT_AUTHORIZE_URL = "https://www.pinterest.com/oauth/"
+ENV_PREFIX = target_settings.ENV_PREFIX
+SECRET_VARIABLE = ENV_PREFIX + "CLIENT_SECRET"
 DEFAULT_REDIRECT_PORT = 8085
 DEFAULT_TIMEOUT_SECONDS = 300.0
-SCOPES = ("ads:read", "ads:write")
 CALLBACK_PATH = "/callback"
-SECRET_PLACEHOLDER = "<your client secret>"  # noqa: S105 - printed instead of the secret
 CHOOSE_PLACEHOLDER = "<one of the ad account ids listed above>"
 #: How long one call to Pinterest may keep being retried here: a person is waiting.
 MAX_RETRY_SECONDS = 20.0
 MAX_LINE = 500
+#: A --config file that cannot be used, as the target says it (cli.USAGE_ERROR).
+USAGE_ERROR = 2
 #: Settings that may come from flags, ``TARGET_PINTEREST_AUDIENCES_<NAME>`` or ``--config``.
 CREDENTIAL_SETTINGS = ("client_id", "client_secret", "access_token", "refresh_token", "api_url", "store_url")
 
@@ -67,34 +80,16 @@ class AuthError(Exception):
 # -- settings from flags, environment and a config file --------------------------------------
 
 
-def load_config_file(path: str | None) -> dict[str, Any]:
-    """The target's config JSON at ``path`` (empty without one); errors name the file only."""
-    if not path:
-        return {}
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AuthError(f"cannot read --config {path}: {exc.strerror or type(exc).__name__}") from None
-    try:
-        config = json.loads(text)
-    except ValueError:
-        raise AuthError(f"--config {path} is not valid JSON") from None
-    if not isinstance(config, dict):
-        raise AuthError(f"--config {path} must hold a JSON object of settings")
-    return config
-
-
 def resolve_settings(
-    flags: Mapping[str, object], config: Mapping[str, Any], environ: Mapping[str, str]
+    flags: Mapping[str, object], config_file: str | None, environ: Mapping[str, str]
 ) -> dict[str, str]:
-    """Each credential setting from its flag, else ``TARGET_PINTEREST_AUDIENCES_<NAME>``, else the file."""
-    resolved: dict[str, str] = {}
+    """Each credential setting as the target would read it, a flag given here winning over both."""
+    resolved = target_settings.resolve([config_file] if config_file else [], environ)
     for name in CREDENTIAL_SETTINGS:
-        for value in (flags.get(name), environ.get(ENV_PREFIX + name.upper()), config.get(name)):
-            if value not in (None, ""):
-                resolved[name] = str(value)
-                break
-    return resolved
+        value = flags.get(name)
+        if value not in (None, ""):
+            resolved[name] = value
+    return {name: str(resolved[name]) for name in CREDENTIAL_SETTINGS if resolved.get(name) not in (None, "")}
 
 
 # -- the login flow ------------------------------------------------------------------------------
@@ -132,6 +127,7 @@ class LoginResult:
     store_url: str
     store_url_given: bool
     redirect_uri: str
+    secret_in_environment: bool = False
 
     def __repr__(self) -> str:
         """Never show a token."""
@@ -143,10 +139,9 @@ class LoginResult:
         return self.ad_accounts[0]["id"] if len(self.ad_accounts) == 1 else None
 
     def settings(self) -> dict[str, str]:
-        """The target's settings to use, the client secret as a placeholder."""
+        """The target's settings to use, without the client secret (never printed; see ``secret_lines``)."""
         values = {
             "client_id": self.client_id,
-            "client_secret": SECRET_PLACEHOLDER,
             "refresh_token": self.refresh_token,
             "ad_account_id": self.ad_account_id or CHOOSE_PLACEHOLDER,
         }
@@ -224,7 +219,7 @@ class _CallbackHandler(BaseHTTPRequestHandler):
             title, text = "Authorisation failed", "The redirect carries no code. Return to the terminal."
         else:
             redirect.code = one("code")
-            title, text = "Pinterest is connected", "You can close this window and return to the terminal."
+            title, text = "Pinterest is connected", "You can close this window: the terminal shows the settings to use."
         self._answer(200 if redirect.error is None else 400, title, text)
         redirect.done.set()
 
@@ -241,23 +236,6 @@ class _CallbackHandler(BaseHTTPRequestHandler):
         """Silent: the default log line would print the authorisation code."""
 
 
-def authorization_url(authorize_url: str, client_id: str, redirect_uri: str, state: str) -> str:
-    """Pinterest's consent URL for the ads scopes, keeping any query ``authorize_url`` has."""
-    params = urlencode(
-        {
-            "client_id": client_id,
-            "redirect_uri": redirect_uri,
-            "response_type": "code",
-            "scope": ",".join(SCOPES),
-            "state": state,
-        },
-        safe=",:/",
-    )
-    parts = urlsplit(authorize_url)
-    query = f"{parts.query}&{params}" if parts.query else params
-    return urlunsplit(parts._replace(query=query))
-
-
 def _stderr(line: str) -> None:
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
@@ -267,21 +245,14 @@ def _client(api_url: str, credentials: Credentials) -> PinterestClient:
     return PinterestClient(api_url, credentials, max_retry_seconds=MAX_RETRY_SECONDS)
 
 
-def _exchange_code(options: LoginOptions, code: str, redirect_uri: str) -> Mapping[str, Any]:
-    """Trade the authorisation code for tokens; errors say what to check, never a secret."""
+def _exchange(options: LoginOptions, code: str, redirect_uri: str) -> TokenReply:
+    """The code for tokens; a refusal says what to check and to log in again, never a secret."""
     client = _client(options.api_url, Credentials(client_id=options.client_id))
-    operation = "exchanging the authorisation code for tokens"
     try:
-        reply = client.request(
-            "POST",
-            "/oauth/token",
-            operation,
-            data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
-            auth=(options.client_id, options.client_secret),
-        )
+        return exchange_code(client, options.client_id, options.client_secret, code, redirect_uri)
     except PinterestError as exc:
         plain = PinterestError.__str__(exc)
-        if exc.status == 401:  # noqa: PLR2004
+        if exc.status == 401:  # noqa: PLR2004 - Pinterest's answer to wrong client credentials
             raise AuthError(
                 f"{plain}. Check client_id and client_secret (your app at developers.pinterest.com), then run login "
                 "again to re-authorise"
@@ -292,12 +263,6 @@ def _exchange_code(options: LoginOptions, code: str, redirect_uri: str) -> Mappi
                 "run login again to re-authorise"
             ) from None
         raise
-    if not isinstance(reply, Mapping) or not reply.get("access_token") or not reply.get("refresh_token"):
-        raise AuthError(
-            f"Pinterest's reply to {operation} carries no access_token or refresh_token; "
-            "check that api_url points at Pinterest's v5 API"
-        )
-    return reply
 
 
 def _account_row(item: Mapping[str, Any]) -> dict[str, str]:
@@ -347,13 +312,10 @@ def run_login(
     if redirect.error is not None:
         raise AuthError(redirect.error)
     assert redirect.code is not None  # noqa: S101 - set whenever there is no error
-    reply = _exchange_code(options, redirect.code, redirect_uri)
-    refresh_token = str(reply["refresh_token"])
-    access_token = str(reply["access_token"])
-    scope = str(reply.get("scope") or "")
-    granted = {item.strip() for item in scope.replace(" ", ",").split(",") if item.strip()}
-    if scope and not set(SCOPES) <= granted:
-        notify(f"Warning: Pinterest granted the scopes {scope!r}; the target needs {', '.join(SCOPES)}.")
+    tokens = _exchange(options, redirect.code, redirect_uri)
+    refresh_token = str(tokens.refresh_token)
+    if tokens.lacks_scopes:
+        notify(f"Warning: Pinterest granted the scopes {tokens.scope!r}; the target needs {', '.join(SCOPES)}.")
 
     store_url = options.store_url or default_store_url()
     store = Store.open(store_url)
@@ -364,15 +326,14 @@ def run_login(
     where = "" if options.store_url else " (relative to this directory: run login where the target runs)"
     notify(f"Refresh token kept in the store at {redact_url(store_url)}{where}, where the target finds its rotations.")
 
-    client = _client(options.api_url, Credentials(access_token=access_token))
+    client = _client(options.api_url, Credentials(access_token=tokens.access_token))
     accounts = [_account_row(item) for item in client.ad_accounts()]
-    expires = reply.get("refresh_token_expires_in")
     return LoginResult(
         client_id=options.client_id,
         refresh_token=refresh_token,
-        access_token=access_token,
-        scope=scope,
-        refresh_token_expires_in=int(expires) if isinstance(expires, (int, float)) else None,
+        access_token=tokens.access_token,
+        scope=tokens.scope,
+        refresh_token_expires_in=tokens.refresh_token_expires_in,
         ad_accounts=accounts,
         api_url=options.api_url,
         store_url=store_url,
@@ -393,9 +354,32 @@ def accounts_table(accounts: Sequence[Mapping[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def meltano_lines(result: LoginResult) -> list[str]:
+    """``meltano config set`` commands that run as printed (Meltano 4.4's form).
+
+    The secret is never printed: its line takes it from the variable the user exported, the
+    same one the target and this command read.
+    """
+    lines = [f"meltano config set {PLUGIN} {name} {shlex.quote(value)}" for name, value in result.settings().items()]
+    return [*lines, f'meltano config set {PLUGIN} client_secret "${SECRET_VARIABLE}"']
+
+
+def export_lines(result: LoginResult) -> list[str]:
+    """The same settings as shell ``export`` lines (the secret stays in its own variable)."""
+    return [f"export {ENV_PREFIX}{name.upper()}={shlex.quote(value)}" for name, value in result.settings().items()]
+
+
+def _secret_note(result: LoginResult) -> str:
+    if result.secret_in_environment:
+        return f"client_secret is read from {SECRET_VARIABLE}, as the target reads it: keep it exported."
+    return (
+        f"client_secret was given as a flag: export {SECRET_VARIABLE}=<your app secret> first; the target reads "
+        "it from there (or add it to the config file yourself)."
+    )
+
+
 def login_text(result: LoginResult) -> str:
-    """The settings block for a person: config JSON, ``meltano config`` lines, env var names."""
-    settings = result.settings()
+    """The settings block for a person: config JSON, ``meltano config set`` lines, ``export`` lines."""
     out = []
     count = len(result.ad_accounts)
     if count == 1:
@@ -413,11 +397,11 @@ def login_text(result: LoginResult) -> str:
             f"Pinterest says the refresh token is valid for {days} days; when Pinterest rotates it (continuous "
             "refresh), the target keeps each new one in its store. Otherwise run login again before then."
         )
-    out += ["", "Settings (config JSON for target-pinterest-audiences):", json.dumps(settings, indent=2), ""]
-    out.append("With Meltano:")
-    out += [f"  meltano config {PLUGIN} set {name} {shlex.quote(value)}" for name, value in settings.items()]
-    out += ["", "Or as environment variables:"]
-    out += [f"  {ENV_PREFIX}{name.upper()}={shlex.quote(value)}" for name, value in settings.items()]
+    out += ["", _secret_note(result), ""]
+    out += ["Settings (a config JSON file for target-pinterest-audiences --config):"]
+    out += [json.dumps(result.settings(), indent=2), ""]
+    out += ["With Meltano, in your project:", *(f"  {line}" for line in meltano_lines(result)), ""]
+    out += ["Or as environment variables:", *(f"  {line}" for line in export_lines(result))]
     return "\n".join(out) + "\n"
 
 
@@ -432,7 +416,8 @@ def login_json(result: LoginResult) -> str:
         "refresh_token_expires_in": result.refresh_token_expires_in,
         "store_url": redact_url(result.store_url),
         "redirect_uri": result.redirect_uri,
-        "meltano": [f"meltano config {PLUGIN} set {name} {shlex.quote(value)}" for name, value in settings.items()],
+        "client_secret_variable": SECRET_VARIABLE,
+        "meltano": meltano_lines(result),
         "env": {f"{ENV_PREFIX}{name.upper()}": value for name, value in settings.items()},
     }
     return json.dumps(document, indent=2) + "\n"
@@ -494,7 +479,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _login(args: argparse.Namespace, settings: Mapping[str, str], open_url: Callable[[str], object]) -> str:
+def _login(
+    args: argparse.Namespace, settings: Mapping[str, str], environ: Mapping[str, str], open_url: Callable[[str], object]
+) -> str:
     missing = [name for name in ("client_id", "client_secret") if not settings.get(name)]
     if missing:
         flags = " and ".join("--" + name.replace("_", "-") for name in missing)
@@ -514,9 +501,10 @@ def _login(args: argparse.Namespace, settings: Mapping[str, str], open_url: Call
         open_browser=not args.no_browser,
     )
     result = run_login(options, open_url=open_url)
+    result.secret_in_environment = not args.client_secret and bool(environ.get(SECRET_VARIABLE))
     _stderr(
         "Warning: the refresh_token printed below is a secret. Put it into your secret store "
-        "(meltano config ... set, which keeps secrets in .env; or your vault); never commit it."
+        "(meltano config set, which keeps secrets in .env; or your vault); never commit it."
     )
     return login_json(result) if args.json else login_text(result)
 
@@ -562,12 +550,14 @@ def run(
     """Run a command; return the exit code. Errors are one line on stderr."""
     out = stdout or sys.stdout
     args = _parser().parse_args(argv)
+    environ = os.environ if environ is None else environ
     try:
-        config = load_config_file(args.config)
         flags = {name: getattr(args, name, None) for name in CREDENTIAL_SETTINGS}
-        settings = resolve_settings(flags, config, os.environ if environ is None else environ)
-        text = _login(args, settings, open_url) if args.command == "login" else _ad_accounts(args, settings)
-    except (AuthError, AuthenticationError, PinterestError, StoreError) as exc:
+        settings = resolve_settings(flags, args.config, environ)
+        text = _login(args, settings, environ, open_url) if args.command == "login" else _ad_accounts(args, settings)
+    except target_settings.ConfigFileError as exc:
+        return _fail(str(exc), code=USAGE_ERROR)
+    except (AuthError, OAuthError, AuthenticationError, PinterestError, StoreError, ValueError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return _fail("interrupted")
@@ -580,12 +570,12 @@ def run(
     return 0
 
 
-def _fail(line: str) -> int:
+def _fail(line: str, code: int = 1) -> int:
     flat = " ".join(line.split())
     if len(flat) > MAX_LINE:
         flat = flat[: MAX_LINE - 1] + "…"
     _stderr(f"{PROG}: error: {flat}")
-    return 1
+    return code
 
 
 def main() -> None:

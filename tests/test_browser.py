@@ -1,0 +1,188 @@
+"""The connect flow in a real browser: ``target-pinterest-audiences-auth login`` driven through
+headless Chromium, as the README's ``login`` step (marked ``# needs a browser``) runs it.
+
+Debian's ``chromium`` and ``chromium-driver`` through Selenium; nothing is downloaded at test
+time. The browser opens the consent URL that ``login`` prints (the emulator plays Pinterest's
+authorize page; where it shows a consent page with an Allow button, the test presses it), is
+redirected to the local callback, and shows the page a user sees there; ``login`` then keeps
+the refresh token in the store. Screenshots of the pages go to ``output/screenshots/`` (CI
+keeps them as an artifact). Without Chromium the test is skipped, except under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+
+from pinterest_emulator import PinterestEmulator
+from target_pinterest_audiences.pinterest.tokens import load_refresh_token, token_key
+from target_pinterest_audiences.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "output" / "screenshots"
+AUTH = Path(sys.executable).with_name("target-pinterest-audiences-auth")
+#: Debian's chromium and chromium-driver; a GitHub runner's Chrome and its driver do as well.
+CHROMIUM = shutil.which("chromium") or shutil.which("google-chrome") or "/usr/bin/chromium"
+CHROMEDRIVER = (
+    shutil.which("chromedriver")
+    or shutil.which("chromedriver", path=os.environ.get("CHROMEWEBDRIVER", ""))
+    or "/usr/bin/chromedriver"
+)
+CLIENT_ID = "emulator-client-id"
+CLIENT_SECRET = "emulator-client-secret"
+#: Headless, and nothing that reaches out to Google's hosts (the machine's network is closed).
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1000,700",
+)
+
+webdriver = pytest.importorskip("selenium.webdriver")
+
+
+def _have_chromium() -> bool:
+    return Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()
+
+
+pytestmark = pytest.mark.skipif(
+    not _have_chromium() and os.environ.get("CI") != "true",
+    reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)",
+)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:  # type: ignore[name-defined]
+    """Headless Chromium with a fresh profile, driven by Debian's chromedriver."""
+    assert _have_chromium(), "CI=true: Chromium and ChromeDriver must be installed (see .ci/run)"
+    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415 - selenium is optional here
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def start_login(emulator: PinterestEmulator, cwd: Path) -> tuple[subprocess.Popen[str], str]:
+    """``login`` as the README runs it (credentials from the environment), printing the consent URL."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("TARGET_PINTEREST_AUDIENCES_")}
+    env |= {
+        "TARGET_PINTEREST_AUDIENCES_CLIENT_ID": CLIENT_ID,
+        "TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET": CLIENT_SECRET,
+        "TARGET_PINTEREST_AUDIENCES_API_URL": emulator.url,
+    }
+    argv = ["login", "--no-browser", "--redirect-port", "0", "--timeout", "60", "--json"]
+    argv += ["--authorize-url", emulator.root_url + "/oauth/"]
+    process = subprocess.Popen(
+        [str(AUTH), *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.startswith("http"):
+            return process, line.strip()
+    process.kill()
+    pytest.fail("login printed no consent URL")
+
+
+def shoot(driver: webdriver.Chrome, name: str) -> Path:  # type: ignore[name-defined]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / name
+    assert driver.save_screenshot(str(path)), path
+    return path
+
+
+def consent(driver: webdriver.Chrome, emulator: PinterestEmulator) -> None:  # type: ignore[name-defined]
+    """On a consent page (still at the authorize URL), keep a screenshot and press its Allow button."""
+    from selenium.webdriver.common.by import By  # noqa: PLC0415
+
+    if not driver.current_url.startswith(emulator.root_url + "/oauth"):
+        return  # the emulator approved at once, as a user who consented earlier sees it
+    shoot(driver, "1-consent.png")
+    buttons = driver.find_elements(By.XPATH, "//button | //input[@type='submit']")
+    allow = [b for b in buttons if "allow" in (b.text or b.get_attribute("value") or "").lower()]
+    assert allow, "the consent page has no Allow button"
+    allow[0].click()
+
+
+def test_login_in_a_real_browser(browser: webdriver.Chrome, emulator: PinterestEmulator, tmp_path: Path) -> None:  # type: ignore[name-defined]
+    process, url = start_login(emulator, tmp_path)
+    try:
+        browser.get(url)
+        consent(browser, emulator)
+        # Pinterest's redirect landed on the local callback, which answers with a page.
+        landed = urlsplit(browser.current_url)
+        assert landed.hostname == "localhost"
+        assert landed.path == "/callback"
+        assert parse_qs(landed.query)["state"] == parse_qs(urlsplit(url).query)["state"]
+        page = browser.find_element("tag name", "body").text
+        title = browser.title
+        shoot(browser, "2-callback-connected.png")
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert title == "target-pinterest-audiences"
+    assert "Pinterest is connected" in page
+    assert "You can close this window: the terminal shows the settings to use." in page
+
+    printed = json.loads(stdout)
+    refresh_token = printed["settings"]["refresh_token"]
+    assert refresh_token in emulator.refresh_tokens
+    code = parse_qs(landed.query)["code"][0]
+    for secret in (refresh_token, code, CLIENT_SECRET):
+        assert secret not in page
+        assert secret not in stderr
+    # Kept where the target run from this directory looks for it: its default store, encrypted.
+    store = Store.open(f"sqlite:///{tmp_path / '.target-pinterest-audiences' / 'store.db'}")
+    try:
+        key = token_key(CLIENT_ID, refresh_token)
+        assert load_refresh_token(store, key, CLIENT_SECRET) == refresh_token
+        assert refresh_token not in str(store.refresh_token(key))
+    finally:
+        store.close()
+
+
+def test_a_refused_consent_shows_a_page_and_fails_in_one_line(
+    browser: webdriver.Chrome,  # type: ignore[name-defined]
+    emulator: PinterestEmulator,
+    tmp_path: Path,
+) -> None:
+    """What Pinterest sends back when the user presses Cancel: ``error=access_denied`` and the state."""
+    process, url = start_login(emulator, tmp_path)
+    try:
+        query = parse_qs(urlsplit(url).query)
+        redirect = query["redirect_uri"][0]
+        refused = {"error": "access_denied", "error_description": "The user denied access", "state": query["state"][0]}
+        browser.get(f"{redirect}?{urlencode(refused)}")
+        page = browser.find_element("tag name", "body").text
+        shoot(browser, "3-callback-refused.png")
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert "Authorisation failed" in page
+    assert "access_denied" in page
+    assert process.returncode == 1
+    assert stdout == ""
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("target-pinterest-audiences-auth: error: Pinterest did not authorise the app: access_denied")
+    assert [r for r in emulator.requests if r.path == "/oauth/token"] == []
+    assert not (tmp_path / ".target-pinterest-audiences").exists()
