@@ -36,8 +36,9 @@ DEFAULT_LIST_NAME_TEMPLATE = "{audience} ({list_type})"
 #: and needs 2.6 times fewer requests of the scarce ads_write quota than the other.
 DEFAULT_RECORDS_PER_REQUEST = 5_000
 #: Pinterest documents no ads_write figure we could read; third parties quote 7 QPS (Braze)
-#: and 400 writes a minute (Amperity). 6 requests/s stays under the first.
-DEFAULT_REQUESTS_PER_SECOND = 6.0
+#: and 400 writes a minute (Amperity). 6.5 requests/s, evenly spaced, uses 93 % of the first
+#: with never more than 7 request starts in any one second.
+DEFAULT_REQUESTS_PER_SECOND = 6.5
 DEFAULT_MAX_RETRY_SECONDS = 600.0
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 120.0
 #: With Pinterest's replies taking 0.1-0.3 s, four lists in flight fill a 10 requests/s quota.

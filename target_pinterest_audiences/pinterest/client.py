@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from target_pinterest_audiences.pinterest import oauth
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.pinterest.com/v5"
@@ -313,6 +315,12 @@ class PinterestClient:
         finally:
             self._local.stats = None
 
+    def _explained(self, error: PinterestError) -> PinterestError:
+        """A 404 from an api_url that is not a v5 base URL says so: every path is wrong then."""
+        if error.status == HTTP_NOT_FOUND and not self.api_url.endswith("/v5"):
+            error.message += f" (api_url does not end in /v5, as {DEFAULT_API_URL} does)"
+        return error
+
     def cancel(self) -> None:
         """The run stops: no call retries or waits any more (one in flight finishes)."""
         self._cancelled.set()
@@ -356,13 +364,12 @@ class PinterestClient:
             )
         assert creds.client_id is not None  # noqa: S101 - can_refresh checked both
         assert creds.client_secret is not None  # noqa: S101
-        body = {"grant_type": "refresh_token", "refresh_token": creds.refresh_token or ""}
         try:
             response = self._send_plain(
                 "POST",
-                "/oauth/token",
-                "refreshing the access token",
-                data=body,
+                oauth.TOKEN_PATH,
+                oauth.REFRESH_OPERATION,
+                data=oauth.refresh_grant(creds.refresh_token or ""),
                 auth=(creds.client_id, creds.client_secret),
             )
         except PinterestError as exc:
@@ -371,17 +378,17 @@ class PinterestClient:
                     exc.operation, status=exc.status, code=exc.code, message=exc.message, request_id=exc.request_id
                 ) from None
             raise
-        payload = response.json()
-        token = payload.get("access_token") if isinstance(payload, Mapping) else None
-        if not isinstance(token, str) or not token:
+        try:
+            payload = response.json()
+            self._access_token = oauth.token_reply(payload, oauth.REFRESH_OPERATION).access_token
+        except (ValueError, oauth.OAuthError):
             raise PinterestError(
-                "refreshing the access token",
+                oauth.REFRESH_OPERATION,
                 status=response.status_code,
-                message="no access_token in the reply",
-            )
-        self._access_token = token
-        rotated = payload.get("refresh_token")
-        if isinstance(rotated, str) and rotated and rotated != creds.refresh_token:
+                message="no access_token in the reply (does api_url end in /v5?)",
+            ) from None
+        rotated = oauth.rotated_refresh_token(payload, creds.refresh_token)
+        if rotated is not None:
             creds.refresh_token = rotated
             if creds.on_rotate is not None:
                 creds.on_rotate(rotated)
@@ -454,7 +461,7 @@ class PinterestClient:
                     self.renew_token(token)
                     continue
                 if response.status_code not in RETRY_STATUSES:
-                    raise error_from_response(operation, response, attempt)
+                    raise self._explained(error_from_response(operation, response, attempt))
                 failure = f"HTTP {response.status_code}"
                 wait = retry_after_seconds(response.headers)
                 if response.status_code == HTTP_TOO_MANY_REQUESTS:

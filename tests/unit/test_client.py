@@ -442,7 +442,10 @@ def test_token_reply_without_access_token(mocked: responses.RequestsMock) -> Non
     client, _ = make_client(refresh_credentials())
     with pytest.raises(PinterestError) as caught:
         client.request("GET", "/x", "reading")
-    assert str(caught.value) == "Pinterest refused refreshing the access token, HTTP 200: no access_token in the reply"
+    assert str(caught.value) == (
+        "Pinterest refused refreshing the access token, HTTP 200: no access_token in the reply"
+        " (does api_url end in /v5?)"
+    )
 
 
 def test_credentials_repr_hides_tokens() -> None:
@@ -657,3 +660,10 @@ def test_a_cancelled_client_retries_no_more(mocked: responses.RequestsMock) -> N
     with pytest.raises(PinterestError, match="HTTP 503"):
         client.request("GET", "/ad_accounts/1", "reading")
     assert time.monotonic() - started < 1
+
+
+def test_a_404_from_an_api_url_without_v5_says_so(mocked: responses.RequestsMock) -> None:
+    mocked.get("https://api.example.test/ad_accounts/1", status=404, json={"code": 404, "message": "Not found"})
+    client = PinterestClient("https://api.example.test", Credentials(access_token=ACCESS))
+    with pytest.raises(PinterestError, match=r"api_url does not end in /v5, as https://api\.pinterest\.com/v5 does"):
+        client.get_ad_account("1")
