@@ -17,11 +17,25 @@ or from a shell (serves until SIGINT/SIGTERM)::
         --access-token emulator-access-token --openapi openapi.yaml
     python -m pinterest_emulator --port 0
 
-Endpoints (under ``/v5``): ``POST /oauth/token``, ``GET /ad_accounts``,
-``GET|POST /ad_accounts/{id}/customer_lists``, ``GET|PATCH
+Endpoints (under ``/v5``): ``POST /oauth/token``, ``GET /ad_accounts``, ``GET
+/ad_accounts/{id}``, ``GET|POST /ad_accounts/{id}/customer_lists``, ``GET|PATCH
 /ad_accounts/{id}/customer_lists/{list_id}``, ``GET|POST /ad_accounts/{id}/audiences``.
 Outside ``/v5``: ``GET /oauth/`` (approves an authorisation request at once: 302 to
-``redirect_uri?code=…&state=…``), ``GET /_emulator/state`` and ``POST /_emulator/reset``.
+``redirect_uri?code=…&state=…``), ``GET /_emulator/state``, ``POST /_emulator/reset`` and
+``DELETE /_emulator/customer_lists/{list_id}`` (``emulator.delete_list``: a user deleting
+the list in Ads Manager; 404 code 1 if there is no such list).
+
+For tests that compare the lists with a model (``issues show 13``, "The oracle"):
+
+- ``emulator.delete_list(list_id)``: the list and the audiences on it are gone; GET and
+  PATCH of it answer 404 code 1 "Customer list not found."; list pages no longer hold it.
+- ``emulator.duplicate_names()``: ``{"customer_lists": {name: count}, "audiences": {...}}``
+  for names held more than once by live lists or audiences (empty dicts: one per name);
+  ``emulator.list_by_name`` / ``emulator.audience_by_name`` return the one of a name.
+- ``emulator.applied_writes``: customer-list writes applied (answered or not).
+- ``emulator.wait_applied(n, timeout)``: blocks until the n-th /v5 request was processed;
+  True if it took effect (2xx), even while its answer is held or after it was dropped, so
+  a test can kill the client exactly between a write's effect and its answer.
 
 What it rejects (body ``{"code": int, "message": str}`` as Pinterest's ``Error`` schema):
 
@@ -91,12 +105,23 @@ be tested. Everything is off by default. Faults apply only to ``/v5`` requests, 
 - ``access_token_max_uses`` [``--access-token-max-uses``]: an access token works this many
   times, then gets 401 code 2 (refresh to continue).
 - ``fail_nth``: ``{n: status}`` answers the n-th /v5 request with that status.
+- Aimed by request number like ``fail_nth`` (``emulator.requests[i].number``; numbering
+  restarts when ``faults`` is assigned; such a request is exempt from the quota):
+  ``drop_before_effect_nth`` (closed without a reply, nothing applied),
+  ``drop_after_effect_nth`` (applied, then closed without a reply), ``not_found_nth`` (a
+  one-off 404 code 1 "Customer list not found." for a GET or PATCH of a list that exists,
+  nothing applied; any other request with that number is served normally), and
+  ``hold_after_effect_nth`` (``{n: seconds}``: applied, then the answer held that long).
+- ``repeat_bookmark``: every customer-list page answers with bookmark ``"string"`` whatever
+  bookmark it is sent (as Stoplight Prism serving Pinterest's spec does), so a client that
+  follows bookmarks blindly loops for ever.
 
 ``emulator.fault_counts`` (also in ``GET /_emulator/state`` as ``fault_counts``) counts what
 was injected by kind: ``"429"``, ``"500"``, ``"503"``, ``"drop"``, ``"drop_after_effect"``,
-``"slow"``, ``"quota"``, ``"expired_token"`` (and ``fail_nth`` statuses under their own
-number); ``emulator.requests`` records each request's ``fault``. Dropped replies never break
-the server: it closes that socket and goes on serving the other connections.
+``"slow"``, ``"quota"``, ``"expired_token"``, ``"drop_before_effect"``, ``"not_found"``,
+``"hold_after_effect"``, ``"repeat_bookmark"`` (pages so served), and ``fail_nth`` statuses
+under their own number; ``emulator.requests`` records each request's ``fault``. Dropped
+replies never break the server: it closes that socket and goes on serving the others.
 
 A CI job that checks a pipeline survives a flaky Pinterest, reproducibly::
 
@@ -129,6 +154,7 @@ import struct
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
@@ -250,11 +276,27 @@ class Faults:
     retry_after_http_date: bool = False
     requests_per_second: float | None = None
     max_records_per_request: int | None = None
+    """Refuse larger customer-list writes with 413, as a Pinterest with a smaller cap would."""
     odd_reply_nth: dict[int, str] = field(default_factory=dict)
     """Answer the n-th /v5 request with an odd reply instead of processing it: ``"html"`` (a
     502 HTML error page), ``"empty"`` (200 with an empty body), ``"wrong_json"`` (200 with
     JSON of another shape) or ``"not_json"`` (200 with text)."""
-    """Refuse larger customer-list writes with 413, as a Pinterest with a smaller cap would."""
+    drop_before_effect_nth: set[int] = field(default_factory=set)
+    """Close the connection of the n-th /v5 request without a reply; nothing is applied."""
+    drop_after_effect_nth: set[int] = field(default_factory=set)
+    """Apply the n-th /v5 request (create the list, PATCH it), then close the connection
+    without a reply: the write took effect but its answer is lost."""
+    not_found_nth: set[int] = field(default_factory=set)
+    """Answer the n-th /v5 request with a one-off 404 code 1 "Customer list not found." when
+    it is a GET or PATCH of a customer list that exists; nothing is applied and the list
+    stays. Any other request with that number is served as if no fault were set."""
+    hold_after_effect_nth: dict[int, float] = field(default_factory=dict)
+    """Apply the n-th /v5 request, then hold its answer this many seconds: a test can kill
+    the client while an applied write's answer is on its way (see ``wait_applied``)."""
+    repeat_bookmark: bool = False
+    """Every customer-list page answers with bookmark ``"string"`` and ignores the bookmark
+    it is sent, as Stoplight Prism serving Pinterest's spec does (the spec's example): a
+    client that follows bookmarks blindly loops for ever."""
 
     def __post_init__(self) -> None:
         """Refuse shares outside 0..1 (or adding up to more than 1) and negative durations."""
@@ -273,6 +315,19 @@ class Faults:
         if self.requests_per_second is not None and not self.requests_per_second > 0:
             msg = "requests_per_second must be positive (or None for no quota)"
             raise ValueError(msg)
+        if any(seconds < 0 for seconds in self.hold_after_effect_nth.values()):
+            msg = "hold_after_effect_nth must not hold an answer a negative time"
+            raise ValueError(msg)
+
+    def targets(self, request_number: int) -> bool:
+        """Whether a ``*_nth`` fault names this request (then the quota leaves it alone)."""
+        return (
+            request_number in self.fail_nth
+            or request_number in self.drop_before_effect_nth
+            or request_number in self.drop_after_effect_nth
+            or request_number in self.not_found_nth
+            or request_number in self.hold_after_effect_nth
+        )
 
     def shares(self) -> list[tuple[str, float]]:
         """``(kind, share)`` for each seeded fault kind, in ``FAULT_KINDS`` order."""
@@ -293,7 +348,8 @@ class FaultDecision:
     Wait ``delay``; then answer ``status`` (an error) without processing, or close the
     connection without a reply (``drop`` is ``"close"``: FIN, or ``"reset"``: RST) before
     processing, or, with ``after_effect``, after processing; or process and hold the reply
-    for ``reply_delay`` seconds. ``kind`` is the ``fault_counts`` key (None: no fault) and
+    for ``reply_delay`` seconds; or, with ``not_found``, answer 404 code 1 if the request
+    reads or updates a customer list that exists. ``kind`` is the ``fault_counts`` key (None: no fault) and
     ``retry_after`` the seconds a 429 asks the client to wait.
     """
 
@@ -305,20 +361,40 @@ class FaultDecision:
     reply_delay: float = 0.0
     retry_after: float = 0.0
     odd: str | None = None
+    not_found: bool = False
+
+
+def _aimed_fault(faults: Faults, request_number: int, delay: float) -> FaultDecision | None:
+    """The ``*_nth`` fault aimed at this request, in ``decide_fault``'s order, or None."""
+    status = faults.fail_nth.get(request_number)
+    if status is not None:
+        return FaultDecision(delay=delay, status=status, kind=str(status), retry_after=faults.retry_after_seconds)
+    if request_number in faults.drop_before_effect_nth:
+        return FaultDecision(delay=delay, kind="drop_before_effect", drop="close")
+    if request_number in faults.not_found_nth:
+        return FaultDecision(delay=delay, kind="not_found", not_found=True)
+    if request_number in faults.drop_after_effect_nth:
+        return FaultDecision(delay=delay, kind="drop_after_effect", drop="close", after_effect=True)
+    hold = faults.hold_after_effect_nth.get(request_number)
+    if hold is not None:
+        return FaultDecision(delay=delay, kind="hold_after_effect", reply_delay=hold)
+    return None
 
 
 def decide_fault(faults: Faults, request_number: int, draw: float | None = None) -> FaultDecision:
     """Decide the fault for the ``request_number``-th /v5 request (1-based).
 
-    ``fail_nth`` wins; otherwise ``draw`` (a number in ``[0, 1)``, None when the request is
-    not subject to seeded faults) picks a kind: the shares are stacked in ``FAULT_KINDS``
-    order, and within a drop kind's share the lower half closes, the upper half resets.
-    The per-second quota is state of the emulator, not decided here.
+    The ``*_nth`` faults win, in this order: ``fail_nth``, ``drop_before_effect_nth``,
+    ``not_found_nth``, ``drop_after_effect_nth``, ``hold_after_effect_nth``. Otherwise ``draw``
+    (a number in ``[0, 1)``, None when the request is not subject to seeded faults) picks a
+    kind: the shares are stacked in ``FAULT_KINDS`` order, and within a drop kind's share the
+    lower half closes, the upper half resets. The per-second quota is state of the
+    emulator, not decided here.
     """
     delay = max(0.0, faults.latency_seconds)
-    status = faults.fail_nth.get(request_number)
-    if status is not None:
-        return FaultDecision(delay=delay, status=status, kind=str(status), retry_after=faults.retry_after_seconds)
+    aimed = _aimed_fault(faults, request_number, delay)
+    if aimed is not None:
+        return aimed
     if draw is None:
         return FaultDecision(delay=delay)
     low = 0.0
@@ -356,7 +432,9 @@ class RecordedRequest:
 
     ``status`` is the status answered; 0 when the connection was dropped before processing;
     for ``drop_after_effect`` the status of the applied operation, whose reply was never
-    sent. ``fault`` is the injected fault's kind (a ``fault_counts`` key) or None.
+    sent. ``fault`` is the injected fault's kind (a ``fault_counts`` key) or None. ``number``
+    is the /v5 request number that ``*_nth`` faults and ``wait_applied`` count (None outside
+    /v5); ``emulator.requests`` is in order of answer, which may differ from it.
     """
 
     method: str
@@ -366,6 +444,7 @@ class RecordedRequest:
     body: object
     status: int
     fault: str | None = None
+    number: int | None = None
 
 
 @dataclass
@@ -570,6 +649,20 @@ def _paginate(items: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[
     return {"items": page, "bookmark": _encode_bookmark(page[-1]["id"]) if more else None}
 
 
+def _parse_body(headers: dict[str, str], raw_body: bytes) -> tuple[object, ApiError | None]:
+    """The body as JSON, or form fields as plain strings (``/oauth/token``), or the 400 it earns."""
+    if not raw_body:
+        return None, None
+    content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
+    try:
+        text = raw_body.decode()
+        if content_type == "application/x-www-form-urlencoded":
+            return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}, None
+        return json.loads(text), None
+    except (UnicodeDecodeError, ValueError):
+        return None, _invalid("Request body is not valid JSON")
+
+
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     if not header or not header.lower().startswith("basic "):
         return None
@@ -613,6 +706,12 @@ class PinterestEmulator:
         self._token_uses: dict[str, int] = {}
         self._faults = faults or Faults()
         self._v5_count = 0
+        # Outcome of each /v5 request by number (True: processed with a 2xx answer), for
+        # wait_applied; the condition shares the emulator's lock.
+        self._outcomes: dict[int, bool] = {}
+        self._settled = threading.Condition(self._lock)
+        self._applied_writes = 0
+        self._deleted_lists: list[str] = []
         self._rng = random.Random(self._faults.seed)  # noqa: S311 (reproducible faults, not secrets)
         self._fault_counts: dict[str, int] = {}
         self._quota_window_end = -math.inf
@@ -684,6 +783,7 @@ class PinterestEmulator:
         with self._lock:
             self._faults = value
             self._v5_count = 0
+            self._outcomes.clear()
             self._token_uses.clear()
             self._rng = random.Random(value.seed)  # noqa: S311 (reproducible faults, not secrets)
             self._fault_counts.clear()
@@ -696,8 +796,10 @@ class PinterestEmulator:
 
         Kinds: ``"429"``, ``"500"``, ``"503"``, ``"drop"``, ``"drop_after_effect"``, ``"slow"``
         (seeded shares; a ``fail_nth`` status counts under its own status, e.g. ``"429"``),
-        ``"quota"`` (429s caused by ``requests_per_second``) and ``"expired_token"`` (401s
-        caused by ``access_token_max_uses``).
+        ``"quota"`` (429s caused by ``requests_per_second``), ``"expired_token"`` (401s
+        caused by ``access_token_max_uses``), the aimed ``"drop_before_effect"``,
+        ``"drop_after_effect"``, ``"not_found"`` (only when it applied) and
+        ``"hold_after_effect"``, and ``"repeat_bookmark"`` (pages served so).
         """
         with self._lock:
             return dict(self._fault_counts)
@@ -716,9 +818,83 @@ class PinterestEmulator:
 
     @property
     def duplicate_name_creates(self) -> int:
-        """How many lists were created with a name their account already had."""
+        """How many lists were created with a name a live list of their account had."""
         with self._lock:
             return self._duplicate_name_creates
+
+    @property
+    def applied_writes(self) -> int:
+        """Customer-list writes applied (a create, an ADD or REMOVE PATCH), answered or not.
+
+        Counts since start or ``reset()``; a write whose answer a fault dropped or held
+        counts, one refused before processing does not.
+        """
+        with self._lock:
+            return self._applied_writes
+
+    def wait_applied(self, request_number: int, timeout: float) -> bool:
+        """Wait until the n-th /v5 request has been processed; True if it was applied.
+
+        Numbers count as ``fail_nth`` does (from 1, restarted by assigning ``faults``).
+        True as soon as the request was processed with a 2xx outcome (a write's change is
+        in the emulator's state), even while ``hold_after_effect_nth`` holds its answer or
+        after ``drop_after_effect_nth`` dropped it: so a test can kill the client exactly
+        between a write taking effect and its answer arriving. False when the request was
+        refused or dropped before processing, or when ``timeout`` seconds pass first.
+        """
+        with self._settled:
+            self._settled.wait_for(lambda: request_number in self._outcomes, timeout=timeout)
+            return self._outcomes.get(request_number, False)
+
+    def delete_list(self, list_id: str) -> None:
+        """Delete a list as a user would in Ads Manager (the API has no DELETE for lists).
+
+        Afterwards GET and PATCH of it answer 404 code 1 "Customer list not found.", the
+        account's list pages no longer hold it, and a new list may take its name without
+        counting as a duplicate. The audiences built on it go with it. KeyError if unknown.
+
+        Assumption: deleting a customer list in Ads Manager also removes the audience on it
+        and leaves a 404 behind (undocumented; Ads Manager shows the two as one audience).
+        """
+        with self._lock:
+            if self._lists.pop(list_id, None) is None:
+                raise KeyError(list_id)
+            self._deleted_lists.append(list_id)
+            for audience_id, audience in list(self._audiences.items()):
+                if audience["rule"].get("customer_list_id") == list_id:
+                    del self._audiences[audience_id]
+
+    def audience_by_name(self, name: str, ad_account_id: str | None = None) -> dict[str, Any]:
+        """Return the one audience of that name; KeyError if none, AssertionError if several."""
+        found = [item for item in self.audiences(ad_account_id) if item["name"] == name]
+        if not found:
+            raise KeyError(name)
+        if len(found) > 1:
+            msg = f"{len(found)} audiences are named {name!r}"
+            raise AssertionError(msg)
+        return found[0]
+
+    def duplicate_names(self, ad_account_id: str | None = None) -> dict[str, dict[str, int]]:
+        """Names that more than one live list, or audience, of an account hold, with counts.
+
+        ``{"customer_lists": {}, "audiences": {}}`` means one list and one audience per
+        name at most (deleted lists, and the audiences that went with them, do not count).
+        """
+        with self._lock:
+            lists = Counter(
+                (item.ad_account_id, item.name)
+                for item in self._lists.values()
+                if ad_account_id is None or item.ad_account_id == ad_account_id
+            )
+            audiences = Counter(
+                (item["ad_account_id"], item["name"])
+                for item in self._audiences.values()
+                if ad_account_id is None or item["ad_account_id"] == ad_account_id
+            )
+        return {
+            "customer_lists": {name: count for (_, name), count in lists.items() if count > 1},
+            "audiences": {name: count for (_, name), count in audiences.items() if count > 1},
+        }
 
     def customer_lists(self, ad_account_id: str | None = None) -> list[EmulatedList]:
         """Snapshots of the lists (of one account, or all), ordered by id."""
@@ -791,6 +967,8 @@ class PinterestEmulator:
                     for audience in sorted(self._audiences.values(), key=lambda a: int(a["id"]))
                 ],
                 "duplicate_name_creates": self._duplicate_name_creates,
+                "deleted_customer_lists": list(self._deleted_lists),
+                "applied_writes": self._applied_writes,
                 "fault_counts": dict(self._fault_counts),
             }
 
@@ -800,6 +978,8 @@ class PinterestEmulator:
             self._lists.clear()
             self._audiences.clear()
             self._duplicate_name_creates = 0
+            self._deleted_lists.clear()
+            self._applied_writes = 0
 
     # -- request handling -------------------------------------------------------------------------
     def handle(self, method: str, target: str, headers: dict[str, str], raw_body: bytes) -> _Response:
@@ -807,37 +987,32 @@ class PinterestEmulator:
         started = time.monotonic()
         parts = urlsplit(target)
         query = parse_qs(parts.query, keep_blank_values=True)
-        content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
-        body: object = None
-        body_error = None
-        if raw_body:
-            try:
-                text = raw_body.decode()
-                if content_type == "application/x-www-form-urlencoded":
-                    body = {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
-                else:
-                    body = json.loads(text)
-            except (UnicodeDecodeError, ValueError):
-                body_error = _invalid("Request body is not valid JSON")
+        body, body_error = _parse_body(headers, raw_body)
         path = parts.path
         is_v5 = path == "/v5" or path.startswith("/v5/")
         record_path = path[3:] if is_v5 else path
         fault = _NO_FAULT
+        number: int | None = None
         try:
             if body_error is not None:
                 raise body_error
             if is_v5:
-                fault = self._next_fault(record_path)
+                number, fault = self._next_fault(record_path)
+                fault = self._aim_not_found(fault, method, record_path)
                 response = self._before_processing(fault) or self._handle_v5(method, record_path, query, headers, body)
             else:
                 response = self._handle_root(method, path, query)
         except ApiError as error:
             response = _Response(error.status, {"code": error.code, "message": error.message}, error.headers)
+        if number is not None:
+            with self._settled:
+                self._outcomes[number] = 200 <= response.status < 300  # noqa: PLR2004 (2xx)
+                self._settled.notify_all()
         if fault.after_effect:
             response = response._replace(drop=fault.drop)
         if fault.odd is not None and fault.odd != "html" and response.status < 400:  # noqa: PLR2004
             response = _odd_reply(fault.odd)  # processed, but the reply is not what Pinterest sends
-        recorded = RecordedRequest(method, record_path, query, dict(headers), body, response.status, fault.kind)
+        recorded = RecordedRequest(method, record_path, query, dict(headers), body, response.status, fault.kind, number)
         with self._lock:
             self.requests.append(recorded)
         if fault.reply_delay:
@@ -851,24 +1026,46 @@ class PinterestEmulator:
         )
         return response
 
-    def _next_fault(self, path: str) -> FaultDecision:
-        """Count the /v5 request, draw its seeded fault and apply the quota, under the lock."""
+    def _next_fault(self, path: str) -> tuple[int, FaultDecision]:
+        """Number the /v5 request, draw its seeded fault and apply the quota, under the lock."""
         with self._lock:
             self._v5_count += 1
             faults = self._faults
             subject = faults.include_oauth or path != "/oauth/token"
             draw = self._rng.random() if subject else None
             decision = decide_fault(faults, self._v5_count, draw)
-            if subject and self._v5_count not in faults.fail_nth and faults.requests_per_second is not None:
+            if subject and not faults.targets(self._v5_count) and faults.requests_per_second is not None:
                 wait = self._take_quota(faults.requests_per_second)
                 if wait is not None:
                     decision = FaultDecision(delay=decision.delay, status=429, kind="quota", retry_after=wait)
             odd = faults.odd_reply_nth.get(self._v5_count)
             if odd is not None:
                 decision = dataclasses.replace(decision, odd=odd, kind=odd)
-            if decision.kind is not None:
-                self._fault_counts[decision.kind] = self._fault_counts.get(decision.kind, 0) + 1
-            return decision
+            if decision.kind is not None and not decision.not_found:  # counted when it applies
+                self._count_fault(decision.kind)
+            return self._v5_count, decision
+
+    def _count_fault(self, kind: str) -> None:
+        """Count an injected fault (lock held)."""
+        self._fault_counts[kind] = self._fault_counts.get(kind, 0) + 1
+
+    def _aim_not_found(self, fault: FaultDecision, method: str, path: str) -> FaultDecision:
+        """Keep a ``not_found_nth`` fault only for a GET or PATCH of a list that exists."""
+        if not fault.not_found:
+            return fault
+        segments = path.strip("/").split("/")
+        aimed = (
+            method in {"GET", "PATCH"}
+            and len(segments) == 4  # noqa: PLR2004 (ad_accounts/{id}/customer_lists/{list_id})
+            and segments[0] == "ad_accounts"
+            and segments[2] == "customer_lists"
+        )
+        with self._lock:
+            found = self._lists.get(segments[3]) if aimed else None
+            if found is None or found.ad_account_id != segments[1]:
+                return dataclasses.replace(fault, not_found=False, kind=None)
+            self._count_fault("not_found")
+        return fault
 
     def _before_processing(self, fault: FaultDecision) -> _Response | None:
         """Wait the latency; raise the fault's error, or answer a drop that skips processing."""
@@ -880,6 +1077,8 @@ class PinterestEmulator:
             raise _error_for_status(fault.status, fault.retry_after, http_date=self._faults.retry_after_http_date)
         if fault.drop is not None and not fault.after_effect:
             return _Response(0, None, {}, drop=fault.drop)
+        if fault.not_found:
+            raise ApiError(404, 1, "Customer list not found.")
         return None
 
     def _take_quota(self, requests_per_second: float) -> float | None:
@@ -907,6 +1106,14 @@ class PinterestEmulator:
         if path == "/_emulator/reset" and method == "POST":
             self.reset()
             return _Response(200, {"reset": True}, {})
+        prefix = "/_emulator/customer_lists/"
+        if path.startswith(prefix) and method == "DELETE":
+            list_id = path[len(prefix) :]
+            try:
+                self.delete_list(list_id)
+            except KeyError:
+                raise ApiError(404, 1, "Customer list not found.") from None
+            return _Response(200, {"deleted": list_id}, {})
         raise ApiError(404, 404, "Not found")
 
     def _handle_v5(
@@ -926,11 +1133,15 @@ class PinterestEmulator:
         if segments == ["ad_accounts"] and method == "GET":
             accounts = [self._ad_account(account) for account in self._ad_account_ids]
             return _Response(200, _paginate(accounts, query), {})
-        if len(segments) < 3 or segments[0] != "ad_accounts":  # noqa: PLR2004
+        if len(segments) < 2 or segments[0] != "ad_accounts":  # noqa: PLR2004
             raise ApiError(404, 404, "Not found")
         account = _check_id(segments[1], "ad_account_id")
         if account not in self._ad_account_ids:
             raise ApiError(404, 2, "AdAccount not found.")
+        if len(segments) == 2:  # noqa: PLR2004 (ad_accounts/{id}: operationId ad_accounts/get)
+            if method != "GET":
+                raise ApiError(405, 405, "Method not allowed")
+            return _Response(200, self._ad_account(account), {})
         return self._route_account(method, account, segments[2:], query, body)
 
     def _route_account(
@@ -1080,6 +1291,12 @@ class PinterestEmulator:
     def _list_lists(self, account: str, query: dict[str, list[str]]) -> _Response:
         with self._lock:
             items = [item.as_api() for item in self._lists.values() if item.ad_account_id == account]
+            repeat = self._faults.repeat_bookmark
+            if repeat:
+                self._count_fault("repeat_bookmark")
+        if repeat:  # Prism's answer: the first page again, always with the spec's example bookmark
+            page = _paginate(items, {name: values for name, values in query.items() if name != "bookmark"})
+            return _Response(200, {**page, "bookmark": "string"}, {})
         return _Response(200, _paginate(items, query), {})
 
     def _create_list(self, account: str, body: object) -> _Response:
@@ -1108,6 +1325,7 @@ class PinterestEmulator:
                 num_uploaded_user_records=len(records),
             )
             self._lists[created.id] = created
+            self._applied_writes += 1
             return _Response(200, created.as_api(), {})
 
     def _check_size(self, records: list[str]) -> None:
@@ -1132,6 +1350,7 @@ class PinterestEmulator:
                 target.num_removed_user_records += len(records)
             target.num_batches += 1
             target.updated_time = int(time.time())
+            self._applied_writes += 1
             return _Response(200, target.as_api(), {})
 
     def _audience_api(self, audience: dict[str, Any]) -> dict[str, Any]:

@@ -632,3 +632,177 @@ def test_cli_help_lists_fault_flags(capsys: pytest.CaptureFixture[str]) -> None:
         assert flag in usage
     for flag in ["--slow-seconds", "--quota-rps", "--access-token-max-uses", "--latency", "--retry-after"]:
         assert flag in usage
+
+
+# -- abilities for the simulation tests (issue 13, "The oracle") ----------------------------------
+def make_audience(http: requests.Session, api: PinterestEmulator, name: str, list_id: str) -> dict[str, Any]:
+    body = {"name": name, "audience_type": "CUSTOMER_LIST", "rule": {"customer_list_id": list_id}}
+    response = http.post(f"{api.url}/ad_accounts/{ACCOUNT}/audiences", json=body)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def page_ids(http: requests.Session, api: PinterestEmulator) -> list[str]:
+    return [item["id"] for item in http.get(lists_url(api), params={"page_size": 250}).json()["items"]]
+
+
+NOT_FOUND = {"code": 1, "message": "Customer list not found."}
+
+
+def test_delete_list_as_in_ads_manager(emulator: PinterestEmulator, http: requests.Session) -> None:
+    gone = create(http, emulator, "vip", "a@example.com")
+    kept = create(http, emulator, "other", "b@example.com")
+    make_audience(http, emulator, "vip", gone["id"])
+    kept_audience = make_audience(http, emulator, "other", kept["id"])
+    emulator.delete_list(gone["id"])
+    url = f"{lists_url(emulator)}/{gone['id']}"
+    read = http.get(url)
+    assert (read.status_code, read.json()) == (404, NOT_FOUND)
+    patched = http.patch(url, json={"operation_type": "ADD", "records": "c@example.com"})
+    assert (patched.status_code, patched.json()) == (404, NOT_FOUND)
+    assert page_ids(http, emulator) == [kept["id"]]
+    assert [item.id for item in emulator.customer_lists()] == [kept["id"]]
+    assert emulator.audiences() == [kept_audience]  # the audience went with its list
+    assert emulator.state()["deleted_customer_lists"] == [gone["id"]]
+    again = create(http, emulator, "vip", "d@example.com")  # the name is free again
+    make_audience(http, emulator, "vip", again["id"])
+    assert emulator.duplicate_name_creates == 0
+    assert emulator.duplicate_names() == {"customer_lists": {}, "audiences": {}}
+    assert emulator.list_by_name("vip").members == {"d@example.com"}
+    assert emulator.audience_by_name("vip")["rule"] == {"customer_list_id": again["id"]}
+    with pytest.raises(KeyError):
+        emulator.delete_list(gone["id"])
+
+
+def test_delete_list_over_http(emulator: PinterestEmulator, http: requests.Session) -> None:
+    created = create(http, emulator, "vip", "a@example.com")
+    deleted = http.delete(f"{emulator.root_url}/_emulator/customer_lists/{created['id']}")
+    assert (deleted.status_code, deleted.json()) == (200, {"deleted": created["id"]})
+    assert emulator.customer_lists() == []
+    twice = http.delete(f"{emulator.root_url}/_emulator/customer_lists/{created['id']}")
+    assert (twice.status_code, twice.json()) == (404, NOT_FOUND)
+
+
+def test_duplicate_names_counts_live_lists_and_audiences(emulator: PinterestEmulator, http: requests.Session) -> None:
+    first = create(http, emulator, "dup", "a@example.com")
+    second = create(http, emulator, "dup", "b@example.com")
+    create(http, emulator, "single", "c@example.com")
+    make_audience(http, emulator, "dup", first["id"])
+    make_audience(http, emulator, "dup", second["id"])
+    assert emulator.duplicate_names() == {"customer_lists": {"dup": 2}, "audiences": {"dup": 2}}
+    assert emulator.duplicate_names("1234") == {"customer_lists": {}, "audiences": {}}
+    with pytest.raises(AssertionError):
+        emulator.audience_by_name("dup")
+    with pytest.raises(KeyError):
+        emulator.audience_by_name("single")
+    emulator.delete_list(second["id"])
+    assert emulator.duplicate_names() == {"customer_lists": {}, "audiences": {}}
+
+
+def test_ad_account_get_and_unknown_list(emulator: PinterestEmulator, http: requests.Session) -> None:
+    known = http.get(f"{emulator.url}/ad_accounts/{ACCOUNT}")
+    assert known.status_code == 200
+    assert known.json()["id"] == ACCOUNT
+    unknown = http.get(f"{emulator.url}/ad_accounts/1234")
+    assert (unknown.status_code, unknown.json()) == (404, {"code": 2, "message": "AdAccount not found."})
+    missing = http.get(f"{lists_url(emulator)}/42")
+    assert (missing.status_code, missing.json()) == (404, NOT_FOUND)
+
+
+def patch(http: requests.Session, api: PinterestEmulator, list_id: str, records: str) -> requests.Response:
+    return http.patch(f"{lists_url(api)}/{list_id}", json={"operation_type": "ADD", "records": records}, timeout=10)
+
+
+def test_drop_before_and_after_effect_by_request_number(emulator: PinterestEmulator, http: requests.Session) -> None:
+    list_id = create(http, emulator, "vip", "a@example.com")["id"]
+    assert emulator.applied_writes == 1
+    emulator.faults = Faults(drop_before_effect_nth={1}, drop_after_effect_nth={3})
+    with pytest.raises(requests.ConnectionError):
+        patch(http, emulator, list_id, "b@example.com")  # request 1: nothing applied
+    assert emulator.list_by_name("vip").members == {"a@example.com"}
+    assert emulator.applied_writes == 1
+    assert patch(http, emulator, list_id, "c@example.com").status_code == 200  # request 2
+    with pytest.raises(requests.ConnectionError):
+        patch(http, emulator, list_id, "d@example.com")  # request 3: applied, answer lost
+    assert emulator.list_by_name("vip").members == {"a@example.com", "c@example.com", "d@example.com"}
+    assert emulator.applied_writes == 3
+    assert emulator.fault_counts == {"drop_before_effect": 1, "drop_after_effect": 1}
+    assert [(r.number, r.status, r.fault) for r in emulator.requests[-3:]] == [
+        (1, 0, "drop_before_effect"),
+        (2, 200, None),
+        (3, 200, "drop_after_effect"),
+    ]
+    assert emulator.wait_applied(1, 0) is False
+    assert emulator.wait_applied(2, 0) is True
+    assert emulator.wait_applied(3, 0) is True
+
+
+def test_not_found_nth_is_a_one_off_on_a_live_list(emulator: PinterestEmulator, http: requests.Session) -> None:
+    list_id = create(http, emulator, "vip", "a@example.com")["id"]
+    emulator.faults = Faults(not_found_nth={1, 2, 4})
+    refused = patch(http, emulator, list_id, "b@example.com")  # request 1
+    assert (refused.status_code, refused.json()) == (404, NOT_FOUND)
+    assert emulator.list_by_name("vip").members == {"a@example.com"}
+    assert http.get(f"{lists_url(emulator)}/{list_id}").status_code == 404  # request 2, a GET
+    assert http.get(f"{lists_url(emulator)}/{list_id}").status_code == 200  # request 3: it still exists
+    assert page_ids(http, emulator) == [list_id]  # request 4 is no read of one list: served
+    assert emulator.fault_counts == {"not_found": 2}
+    assert emulator.applied_writes == 1
+
+
+def test_hold_after_effect_and_wait_applied(emulator: PinterestEmulator, http: requests.Session) -> None:
+    list_id = create(http, emulator, "vip", "a@example.com")["id"]
+    emulator.faults = Faults(hold_after_effect_nth={1: 1.0})
+    answers: list[int] = []
+    writer = threading.Thread(
+        target=lambda: answers.append(patch(http, emulator, list_id, "b@example.com").status_code)
+    )
+    started = time.monotonic()
+    writer.start()
+    assert emulator.wait_applied(1, timeout=5) is True
+    assert time.monotonic() - started < 0.8
+    assert answers == []  # applied, answer on its way
+    assert "b@example.com" in emulator.list_by_name("vip").members
+    assert emulator.applied_writes == 2
+    writer.join(timeout=5)
+    assert answers == [200]
+    assert time.monotonic() - started >= 1.0
+    assert emulator.fault_counts == {"hold_after_effect": 1}
+    assert emulator.wait_applied(2, timeout=0.1) is False  # no such request yet
+    with pytest.raises(ValueError, match="negative"):
+        Faults(hold_after_effect_nth={1: -1.0})
+
+
+def test_wait_applied_is_false_for_a_refused_request(emulator: PinterestEmulator, http: requests.Session) -> None:
+    emulator.faults = Faults(fail_nth={1: 500})
+    assert http.post(lists_url(emulator), json={"name": "x", "records": "a@example.com"}).status_code == 500
+    assert http.post(lists_url(emulator), json={"name": "x", "records": "A@example.com"}).status_code == 400
+    started = time.monotonic()
+    assert emulator.wait_applied(1, timeout=5) is False
+    assert emulator.wait_applied(2, timeout=5) is False
+    assert time.monotonic() - started < 1  # known outcomes: no waiting out the timeout
+    assert emulator.applied_writes == 0
+
+
+def test_aimed_faults_are_exempt_from_the_quota(emulator: PinterestEmulator, http: requests.Session) -> None:
+    emulator.faults = Faults(requests_per_second=1, not_found_nth={2}, drop_before_effect_nth={3})
+    assert http.get(lists_url(emulator)).status_code == 200
+    assert http.get(lists_url(emulator)).status_code == 200  # aimed (though a page is no list read)
+    with pytest.raises(requests.ConnectionError):
+        http.get(lists_url(emulator))
+    assert http.get(lists_url(emulator)).status_code == 429  # the quota's one slot went to request 1
+    assert emulator.fault_counts == {"drop_before_effect": 1, "quota": 1}
+
+
+def test_repeat_bookmark_as_prism_serves_the_spec(emulator: PinterestEmulator, http: requests.Session) -> None:
+    ids = [create(http, emulator, f"list {n}", "a@example.com")["id"] for n in range(3)]
+    emulator.faults = Faults(repeat_bookmark=True)
+    first = http.get(lists_url(emulator), params={"page_size": 2}).json()
+    assert first == {"items": first["items"], "bookmark": "string"}
+    assert [item["id"] for item in first["items"]] == ids[:2]
+    again = http.get(lists_url(emulator), params={"page_size": 2, "bookmark": first["bookmark"]}).json()
+    assert again == first
+    whole = http.get(lists_url(emulator), params={"page_size": 250}).json()
+    assert whole["bookmark"] == "string"
+    assert emulator.fault_counts == {"repeat_bookmark": 3}
