@@ -9,13 +9,13 @@ from target_pinterest_audiences.pinterest.client import PinterestError
 from target_pinterest_audiences.reader import INPUT_ERRORS
 from target_pinterest_audiences.settings import SettingsError
 from target_pinterest_audiences.store import StoreError
-from target_pinterest_audiences.sync import SyncError
 from target_pinterest_audiences.target import TargetPinterestAudiences
+from target_pinterest_audiences.write.lists import WriteError
 
 #: Longer messages are cut: a line is for reading, the DEBUG log has the rest.
 MAX_LINE = 500
 
-USER_ERRORS = (SettingsError, PinterestError, StoreError, SyncError, *INPUT_ERRORS)
+USER_ERRORS = (SettingsError, PinterestError, StoreError, WriteError, *INPUT_ERRORS)
 
 
 def main() -> None:

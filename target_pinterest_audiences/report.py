@@ -31,7 +31,11 @@ class ListReport:
     unchanged: int = 0
     removals_not_sent: int = 0
     invalid: int = 0
+    """Records meant for this list that had no usable identifier at all."""
+    dropped_identifiers: int = 0
+    """Identifiers of this list's type that were unusable (the record's others still counted)."""
     requests: int = 0
+    """Writes to this list (create, ADD, REMOVE), retries not included."""
     retries: int = 0
     status: str | None = None
 
@@ -83,6 +87,8 @@ class RunReport:
     records_read: int = 0
     invalid: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
+    dropped: Counter[str] = field(default_factory=Counter)
+    """Unusable identifiers by list type and reason ("EMAIL: not an email address")."""
     requests: int = 0
     retries: int = 0
     status: str = "running"
@@ -105,23 +111,15 @@ class RunReport:
             for key, amount in amounts.items():
                 setattr(row, key, getattr(row, key) + amount)
 
-    def restore(self, row: ListReport, saved: ListReport) -> None:
-        """Put a list's counters back as they were (its writes start over)."""
-        with self._lock:
-            row.__dict__.update(saved.__dict__)
-
-    def take_sent(self, rows: list[ListReport]) -> None:
-        """Take the sender process's rows; invalid records are counted on this side."""
-        with self._lock:
-            for sent in rows:
-                row = self.lists.setdefault(sent.name, sent)
-                if row is not sent:
-                    row.__dict__.update(sent.__dict__ | {"invalid": row.invalid})
-
     def count_invalid(self, reason: str) -> None:
         """Count an unusable record by reason."""
         with self._lock:
             self.invalid[reason] += 1
+
+    def count_dropped(self, list_type: str, reason: str) -> None:
+        """Count an unusable identifier by list type and reason."""
+        with self._lock:
+            self.dropped[f"{list_type}: {reason}"] += 1
 
     def count_ignored(self, reason: str) -> None:
         """Count a valid record that carried nothing to sync."""
@@ -142,12 +140,16 @@ class RunReport:
         return [row for row in self.lists.values() if row.status == TOO_SMALL]
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON form written to ``report_path``."""
+        """The JSON form written to ``report_path``; every total is the sum of its column."""
         rows = [asdict(row) for row in sorted(self.lists.values(), key=lambda r: r.name)]
-        totals = {
-            key: sum(row[key] for row in rows)
-            for key in ("added", "removed", "unchanged", "removals_not_sent", "invalid", "requests", "retries")
+        requests, retries = self.live_calls()
+        other = {
+            "requests": requests - sum(row["requests"] for row in rows),
+            "retries": retries - sum(row["retries"] for row in rows),
         }
+        totals = {key: sum(row[key] for row in rows) for key in (*_COUNTERS, "removals_not_sent")}
+        totals["requests"] += other["requests"]
+        totals["retries"] += other["retries"]
         totals["lists_created"] = sum(1 for row in rows if row["created"])
         return {
             "status": self.status,
@@ -157,10 +159,12 @@ class RunReport:
             "duration_seconds": round(self.duration, 3),
             "records_read": self.records_read,
             "invalid_records": dict(sorted(self.invalid.items())),
+            "dropped_identifiers": dict(sorted(self.dropped.items())),
             "ignored_records": dict(sorted(self.ignored.items())),
-            "requests": self.requests,
-            "retries": self.retries,
+            "requests": totals["requests"],
+            "retries": totals["retries"],
             "lists": rows,
+            "other_requests": other,
             "totals": totals,
         }
 
@@ -171,24 +175,36 @@ class RunReport:
         target.write_text(json.dumps(self.as_dict(), indent=2) + "\n", encoding="utf-8")
 
     def table(self) -> str:
-        """A fixed-width table of the lists and totals, for the log."""
+        """A summary line, a fixed-width table of the lists and totals, and the details."""
         data = self.as_dict()
-        counters = ("added", "removed", "unchanged", "invalid", "requests", "retries")
-        headers = ("list", "type", "id", *counters, "status")
+        totals = data["totals"]
+        prefix = "DRY RUN, nothing sent. " if self.dry_run else ""
+        counts = (
+            _plural(data["records_read"], "record"),
+            _plural(totals["requests"], "request"),
+            _plural(totals["retries"], "retry", "retries"),
+        )
+        summary = f"{prefix}Run {data['status']} in {data['duration_seconds']:.1f}s: {', '.join(counts)}"
+        details = [f"invalid records: {data['invalid_records']}"] if data["invalid_records"] else []
+        if data["dropped_identifiers"]:
+            details.append(f"unusable identifiers (dropped, the record's others kept): {data['dropped_identifiers']}")
+        if data["ignored_records"]:
+            details.append(f"ignored records: {data['ignored_records']}")
+        if not data["lists"] and not data["other_requests"]["requests"]:
+            what = "the input held no records" if not data["records_read"] else "no record named a list to change"
+            return "\n".join([summary, f"Nothing to do: {what}.", *details])
+        headers = ("list", "type", "id", *_COUNTERS, "status")
         body = []
         for row in data["lists"]:
-            cells = {key: str(row[key]) for key in counters}
+            cells = {key: str(row[key]) for key in _COUNTERS}
             if row["removals_not_sent"]:
                 cells["removed"] += f" (+{row['removals_not_sent']} not sent)"
             name = row["name"] + (" (new)" if row["created"] else "")
             body.append((name, row["list_type"], row["id"] or "-", *cells.values(), row["status"] or "-"))
-        totals = {key: str(data["totals"][key]) for key in counters}
-        totals |= {
-            "invalid": str(sum(data["invalid_records"].values())),
-            "requests": str(data["requests"]),
-            "retries": str(data["retries"]),
-        }
-        body.append(("total", "", "", *totals.values(), ""))
+        other = data["other_requests"]
+        blank = dict.fromkeys(_COUNTERS, "") | {key: str(other[key]) for key in ("requests", "retries")}
+        body.append(("other requests (lookups, tokens, audiences, statuses)", "", "", *blank.values(), ""))
+        body.append(("total", "", "", *(str(totals[key]) for key in _COUNTERS), ""))
         widths = [max(len(line[i]) for line in (headers, *body)) for i in range(len(headers))]
         lines = [
             "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
@@ -197,12 +213,12 @@ class RunReport:
         rule = "  ".join("-" * width for width in widths)
         lines.insert(1, rule)
         lines.insert(len(lines) - 1, rule)
-        prefix = "DRY RUN, nothing sent. " if self.dry_run else ""
-        summary = (
-            f"{prefix}Run {data['status']} in {data['duration_seconds']:.1f}s: "
-            f"{data['records_read']} records, {data['requests']} requests, {data['retries']} retries"
-        )
-        details = [f"invalid records: {data['invalid_records']}"] if data["invalid_records"] else []
-        if data["ignored_records"]:
-            details.append(f"ignored records: {data['ignored_records']}")
         return "\n".join([summary, *lines, *details])
+
+
+#: The per-list counters shown in the table, in its order.
+_COUNTERS = ("added", "removed", "unchanged", "invalid", "dropped_identifiers", "requests", "retries")
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (plural or word + 's')}"

@@ -1,7 +1,9 @@
 """The sink: each record becomes pending membership signals; a drain sends them.
 
-One sink per stream, as the SDK makes them; all sinks share the run's :class:`ListSync`, so
-an audience that arrives on several streams still has one list per identifier type.
+One sink per stream, as the SDK makes them; all sinks put their signals into the run's one
+:class:`~target_pinterest_audiences.write.plan.Pending` map in input order, so the last
+signal for an identifier wins whichever stream carried it, and an audience that arrives on
+several streams still has one list per identifier type.
 """
 
 from __future__ import annotations
@@ -16,13 +18,12 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from target_pinterest_audiences.records import Ignored, InvalidRecordError, classify
 
 if t.TYPE_CHECKING:
-    from target_pinterest_audiences.sync import Pending
     from target_pinterest_audiences.target import TargetPinterestAudiences
 
-#: Records held before a drain when batch_size_rows is not set. Requests stay full whatever
-#: the batch size (a list's partial request waits for the next batch), so this only bounds
-#: memory: 20,000 records' pending hashes take a few MB.
-DEFAULT_BATCH_ROWS = 20_000
+#: Records held before a drain when batch_size_rows is not set. A drain sends every list's
+#: changes, the last request of each list partly filled: bigger batches fill more requests;
+#: 50,000 records' pending hashes take about 10 MB.
+DEFAULT_BATCH_ROWS = 50_000
 
 
 class CompiledValidator(BaseJSONSchemaValidator):
@@ -70,7 +71,7 @@ class AudienceSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self.run = target.run
         self.position = 0
-        self.mirror = self.run.sync.options.mirror
+        self.mirror = self.run.options.mirror
         self.audiences_seen: set[str] = set()
         # Worked out once, not per record: the batch size, and the schema check to run.
         self.batch_limit = self.max_size
@@ -81,12 +82,8 @@ class AudienceSink(BatchSink):
         keys = set(self.key_properties or ())
         self.check_keys = bool(keys) and not (validator is not None and keys <= set(schema.get("required") or ()))
 
-    def start_batch(self, context: dict[str, t.Any]) -> None:
-        """Start an empty set of pending signals."""
-        context["pending"] = {}
-
-    def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
-        """Classify a record; the last signal for an identifier in a batch wins."""
+    def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:  # noqa: ARG002
+        """Classify a record into the run's pending signals (the last one per identifier wins)."""
         self.position += 1
         run = self.run
         run.report.records_read += 1
@@ -96,8 +93,9 @@ class AudienceSink(BatchSink):
             run.report.count_invalid(str(exc))
             if exc.list_type is not None:
                 for audience in exc.audiences:
-                    name = run.sync.options.list_name(audience, exc.list_type)
+                    name = run.options.list_name(audience, exc.list_type)
                     run.report.count(run.report.list_report(name, audience, exc.list_type), invalid=1)
+            self._count_dropped(getattr(exc, "dropped", ()), exc.audiences)
             where = f"stream '{self.stream_name}', record {self.position}"
             if run.stop_on_invalid:
                 raise InvalidRecordStopError(
@@ -108,15 +106,22 @@ class AudienceSink(BatchSink):
         if isinstance(outcome, Ignored):
             run.report.count_ignored(outcome.reason)
             return
-        pending: Pending = context["pending"]
+        self._count_dropped(getattr(outcome, "dropped", ()), [audience for audience, _ in outcome.signals])
+        add = run.pending.add
         for audience, member in outcome.signals:
             if self.mirror:
                 self.audiences_seen.add(audience)
             for list_type, hashed in outcome.identifiers:
-                signals = pending.get((audience, list_type))
-                if signals is None:
-                    signals = pending[(audience, list_type)] = {}
-                signals[hashed] = member
+                add(audience, list_type, hashed, member)
+
+    def _count_dropped(self, dropped: t.Iterable[tuple[str, str]], audiences: t.Iterable[str]) -> None:
+        """Count unusable identifiers by type and reason, and on each list they were meant for."""
+        report = self.run.report
+        for list_type, reason in dropped:
+            report.count_dropped(list_type, reason)
+            for audience in audiences:
+                name = self.run.options.list_name(audience, list_type)
+                report.count(report.list_report(name, audience, list_type), dropped_identifiers=1)
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         """Validate records with a compiled validator: twenty times the SDK's jsonschema speed."""
@@ -169,14 +174,14 @@ class AudienceSink(BatchSink):
         if not self.mirror:
             self.logger.debug("ACTIVATE_VERSION ignored: sync_mode is not mirror.")
             return
-        if self.current_size:
-            self.process_batch(self.start_drain())
-            self.mark_drained()
-        self.run.sync.finish_snapshots(self.audiences_seen)  # waits for the batch first
+        self.run.send_pending()
+        self.run.writer.finish_snapshots(self.audiences_seen)
         self.audiences_seen = set()
 
     def process_batch(self, context: dict[str, t.Any]) -> None:
-        """Hand the batch to the sender; no state leaves before it was accepted (ListSync.wait)."""
-        pending: Pending = context.get("pending") or {}
-        if pending:
-            self.run.sync.submit(pending, full=self.current_size >= self.batch_limit)
+        """Send every stream's pending signals; return only when Pinterest accepted them.
+
+        The SDK emits a STATE only after the drain that called this returns.
+        """
+        del context
+        self.run.send_pending()

@@ -1,20 +1,26 @@
-"""The target's own store: list ids, what Pinterest accepted per list, rotated tokens, runs.
+"""The target's own store: list ids, what each list holds, write intents, tokens, runs.
 
 Pinterest's API never says who is in a customer list, so the store is the only memory of
 it: it turns a repeated input into no writes at all (``changes``), and makes ``mirror``
 possible. It holds hashed identifiers only. It lives behind SQLAlchemy at ``store_url``: an
 embedded SQLite file by default, PostgreSQL for teams whose runs share no disk.
+
+Every statement runs in a short transaction of its own: no connection is held while a
+request to Pinterest is on its way, so processes sharing a PostgreSQL store never wait on
+each other's network. What must be exclusive across processes (making a list of a name)
+is a row in ``list_claims`` with a timeout, and whether a run is still alive is a lock the
+run holds for its lifetime (a file lock for SQLite, an advisory lock for PostgreSQL).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import hashlib
 import json
 import logging
+import os
 import threading
-from contextlib import contextmanager
+import time
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -25,6 +31,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
+    from typing import IO
 
 try:
     import fcntl
@@ -35,12 +42,19 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 DEFAULT_STORE_PATH = Path(".target-pinterest-audiences") / "store.db"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: WAL pages between checkpoints, and the WAL file's size kept after one (see _sqlite_pragmas).
 WAL_CHECKPOINT_PAGES = 50_000
 WAL_KEEP_BYTES = 64 * 1024 * 1024
 #: Members per statement (passed as one JSON array or one PostgreSQL array).
 CHUNK = 5_000
+#: How long a run waits for another run that is making a list of the same name.
+CLAIM_TIMEOUT_SECONDS = 120.0
+CLAIM_POLL_SECONDS = 0.2
+#: PostgreSQL: how long a statement waits for a row or table lock before it fails.
+LOCK_TIMEOUT_MS = 30_000
+#: The first key of the advisory locks that say a run is alive (the second is the run id).
+_RUN_LOCK_SPACE = 0x7470_6100
 
 
 class _Sql(NamedTuple):
@@ -96,63 +110,50 @@ customer_lists = sa.Table(
     # False for a list found in the account, whose earlier members we never saw.
     sa.Column("members_known", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # Pinterest confirmed the list is gone (deleted in Ads Manager): it is made again with
+    # the members list_members still holds under the old id, which is kept until then.
+    sa.Column("gone", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 list_members = sa.Table(
     "list_members",
     metadata,
     sa.Column("list_id", sa.String(18), primary_key=True),
     sa.Column("member", sa.String(64), primary_key=True),
-    # The mirror snapshot that last contained the member (see ListSync's marks; they only
-    # grow, so "not in this snapshot" is seen < mark); 0 = none. Not indexed: a mirror reads
-    # its list's rows in key order once, while every member written would pay for an index.
+    # The mirror snapshot that last contained the member (marks only grow, so "not in this
+    # snapshot" is seen < mark); 0 = none. Not indexed: a mirror reads its list's rows in
+    # key order once, while every member written would pay for an index.
     sa.Column("seen", sa.BigInteger, nullable=False, server_default="0"),
     # On SQLite the rows live in the primary key's B-tree: one random-key insert per member
     # instead of a row plus two index entries (a quarter less work, half the file).
     sqlite_with_rowid=False,
 )
-
-#: The first version whose upgrade rewrites the member table (SQLite: VACUUM after it).
-REBUILT_MEMBERS = 5
-#: Steps from one schema version to the next, run in order on an older store; a step that
-#: differs between the databases is an _Sql.
-MIGRATIONS: dict[int, tuple[str | _Sql, ...]] = {
-    2: (
-        "ALTER TABLE customer_lists ADD COLUMN audience VARCHAR(500)",
-        "ALTER TABLE list_members ADD COLUMN seen BIGINT",
-    ),
-    3: (
-        "UPDATE list_members SET seen = 0 WHERE seen IS NULL",
-        "CREATE INDEX IF NOT EXISTS ix_list_members_seen ON list_members (list_id, seen)",
-    ),
-    4: (),  # accepted_requests: a new table, which create_all makes
-    5: (
-        # SQLite: list_members becomes a table without rowid (and without the seen index);
-        # PostgreSQL: only the index goes.
-        _Sql(
-            "CREATE TABLE list_members_v5 (list_id VARCHAR(18) NOT NULL, member VARCHAR(64) NOT NULL,"
-            " seen BIGINT DEFAULT '0' NOT NULL, PRIMARY KEY (list_id, member)) WITHOUT ROWID",
-            "DROP INDEX IF EXISTS ix_list_members_seen",
-        ),
-        _Sql(
-            "INSERT INTO list_members_v5 (list_id, member, seen) SELECT list_id, member, seen FROM list_members"
-            " ORDER BY list_id, member",
-            "",
-        ),
-        _Sql("DROP TABLE list_members", ""),
-        _Sql("ALTER TABLE list_members_v5 RENAME TO list_members", ""),
-    ),
-}
-#: Requests Pinterest accepted whose members list_members does not hold yet: one row each,
-#: written as soon as the request succeeds, deleted in the transaction that records its
-#: members. A run killed in between leaves rows here, and the next open records them.
-accepted_requests = sa.Table(
-    "accepted_requests",
+#: Writes to Pinterest, each stored before it is sent and deleted in the transaction that
+#: records its effect (see write/journal.py). A row of a run that is gone is a write that
+#: may or may not have taken effect: the next run sends it again (ADD and REMOVE are
+#: idempotent) before anything else.
+intents = sa.Table(
+    "intents",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("list_id", sa.String(18), nullable=False),
-    sa.Column("operation_type", sa.String(8), nullable=False),
-    sa.Column("seen", sa.BigInteger),
-    sa.Column("members", sa.Text, nullable=False),  # a JSON array of hashes
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("ad_account_id", sa.String(18), nullable=False),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("audience", sa.String(500), nullable=False),
+    sa.Column("list_type", sa.String(16), nullable=False),
+    sa.Column("list_id", sa.String(18)),  # None: the write creates the list
+    sa.Column("operation", sa.String(8), nullable=False),
+    sa.Column("mark", sa.BigInteger),
+    sa.Column("members", sa.Text, nullable=False),  # comma-separated hashes, as Pinterest takes them
+)
+#: A run making a list of a name holds its row; others wait (CLAIM_TIMEOUT_SECONDS), or take
+#: it over when the holder's run is gone.
+list_claims = sa.Table(
+    "list_claims",
+    metadata,
+    sa.Column("ad_account_id", sa.String(18), primary_key=True),
+    sa.Column("name", sa.String(500), primary_key=True),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
 )
 refresh_tokens = sa.Table(
     "refresh_tokens",
@@ -171,20 +172,51 @@ runs = sa.Table(
     sa.Column("report", sa.Text),
 )
 
+#: The first version whose upgrade rewrites the member table (SQLite: VACUUM after it).
+REBUILT_MEMBERS = 5
+#: Steps from one schema version to the next, run in order on an older store; a step that
+#: differs between the databases is an _Sql. Version 6's journal of accepted requests is
+#: recorded by _upgrade before the table goes.
+MIGRATIONS: dict[int, tuple[str | _Sql, ...]] = {
+    2: (
+        "ALTER TABLE customer_lists ADD COLUMN audience VARCHAR(500)",
+        "ALTER TABLE list_members ADD COLUMN seen BIGINT",
+    ),
+    3: (
+        "UPDATE list_members SET seen = 0 WHERE seen IS NULL",
+        "CREATE INDEX IF NOT EXISTS ix_list_members_seen ON list_members (list_id, seen)",
+    ),
+    4: (
+        (
+            "CREATE TABLE accepted_requests (id INTEGER PRIMARY KEY, list_id VARCHAR(18) NOT NULL,"
+            " operation_type VARCHAR(8) NOT NULL, seen BIGINT, members TEXT NOT NULL)"
+        ),
+    ),
+    5: (
+        # SQLite: list_members becomes a table without rowid (and without the seen index);
+        # PostgreSQL: only the index goes.
+        _Sql(
+            "CREATE TABLE list_members_v5 (list_id VARCHAR(18) NOT NULL, member VARCHAR(64) NOT NULL,"
+            " seen BIGINT DEFAULT '0' NOT NULL, PRIMARY KEY (list_id, member)) WITHOUT ROWID",
+            "DROP INDEX IF EXISTS ix_list_members_seen",
+        ),
+        _Sql(
+            "INSERT INTO list_members_v5 (list_id, member, seen) SELECT list_id, member, seen FROM list_members"
+            " ORDER BY list_id, member",
+            "",
+        ),
+        _Sql("DROP TABLE list_members", ""),
+        _Sql("ALTER TABLE list_members_v5 RENAME TO list_members", ""),
+    ),
+    6: (
+        "ALTER TABLE customer_lists ADD COLUMN gone BOOLEAN DEFAULT false NOT NULL",
+        "DROP TABLE accepted_requests",
+    ),
+}
+
 
 class StoreError(Exception):
     """The store cannot be opened or used; the message names ``store_url``."""
-
-
-class Accepted(NamedTuple):
-    """One request Pinterest accepted: its list, ADD or REMOVE, members, mirror mark."""
-
-    list_id: str
-    operation_type: str
-    members: list[str]
-    seen: int | None = None
-    journal_id: int | None = None
-    """Its row in accepted_requests, deleted when its members are recorded."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +230,25 @@ class StoredList:
     audience_id: str | None
     members_known: bool
     audience: str | None = None
+    gone: bool = False
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A write to Pinterest, stored before it is sent."""
+
+    id: int
+    run_id: int
+    ad_account_id: str
+    name: str
+    audience: str
+    list_type: str
+    list_id: str | None
+    """None: the write creates the list (POST with its first records)."""
+    operation: str
+    members: tuple[str, ...]
+    mark: int | None = None
+    """The mirror snapshot its ADD members belong to."""
 
 
 def _stored(row: sa.Row[Any]) -> StoredList:
@@ -209,6 +260,22 @@ def _stored(row: sa.Row[Any]) -> StoredList:
         audience_id=row.audience_id,
         members_known=bool(row.members_known),
         audience=row.audience,
+        gone=bool(row.gone),
+    )
+
+
+def _intent(row: sa.Row[Any]) -> Intent:
+    return Intent(
+        id=row.id,
+        run_id=row.run_id,
+        ad_account_id=row.ad_account_id,
+        name=row.name,
+        audience=row.audience,
+        list_type=row.list_type,
+        list_id=row.list_id,
+        operation=row.operation,
+        members=tuple(row.members.split(",")) if row.members else (),
+        mark=row.mark,
     )
 
 
@@ -234,17 +301,38 @@ def _chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
         yield items[start : start + size]
 
 
-class Store:
-    """SQLAlchemy-backed store, safe to share between sink threads."""
+def _private_file(path: Path) -> bool:
+    """Create the SQLite file and its folder readable by their owner only; True when new.
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+    The store holds hashed identifiers (personal data) and encrypted tokens. SQLite gives
+    its -wal and -shm files the database file's permissions.
+    """
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True)
+        folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+    if path.exists():
+        return False
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    path.chmod(0o600)
+    return True
+
+
+class Store:
+    """SQLAlchemy-backed store, safe to share between threads and processes."""
+
+    def __init__(self, engine: Engine, *, read_only: bool = False, url: str = "", new: bool = False) -> None:
         """Wrap an engine; use :meth:`open` to make one from a URL."""
         self.engine = engine
         self.read_only = read_only
+        self.url = url
+        self.new = new
         # SQLite allows one writer at a time: serialise our own threads instead of meeting
         # "database is locked". PostgreSQL handles concurrency itself.
         self._sqlite = engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if self._sqlite else None
+        self.run_id: int | None = None
+        self._alive: IO[bytes] | Connection | None = None
 
     @classmethod
     def open(cls, url: str | None, *, read_only: bool = False) -> Store:
@@ -258,6 +346,7 @@ class Store:
             parsed = make_url(url)
         except sa.exc.ArgumentError as exc:
             raise StoreError(f"store_url is not a SQLAlchemy URL: {exc}") from None
+        new = False
         try:
             if parsed.get_backend_name() == "sqlite":
                 database = parsed.database or ""
@@ -265,8 +354,9 @@ class Store:
                     path = Path(database)
                     if read_only and not path.exists():
                         parsed = parsed.set(database=":memory:")
+                        new = True
                     elif not read_only:
-                        path.parent.mkdir(parents=True, exist_ok=True)
+                        new = _private_file(path)
                 if parsed.database in (None, "", ":memory:"):
                     # One shared connection, or each thread would see its own empty database.
                     engine = sa.create_engine(
@@ -276,33 +366,70 @@ class Store:
                     engine = sa.create_engine(parsed, connect_args={"timeout": 60})
                 sa.event.listen(engine, "connect", _sqlite_pragmas)
             else:
-                engine = sa.create_engine(parsed, pool_pre_ping=True)
-            store = cls(engine, read_only=read_only)
+                engine = sa.create_engine(
+                    parsed, pool_pre_ping=True, connect_args={"options": f"-c lock_timeout={LOCK_TIMEOUT_MS}"}
+                )
+            store = cls(engine, read_only=read_only, url=url, new=new)
             store._prepare()
-            if not read_only:
-                store.record_journal()
         except (sa.exc.SQLAlchemyError, OSError, ImportError) as exc:
             reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
             raise StoreError(f"store_url {redact_url(url)} cannot be opened: {reason}") from None
         return store
 
+    def describe(self) -> str:
+        """One line for the start of a run: where the store is, new or not, what it knows."""
+        with self.engine.connect() as conn:
+            lists = conn.execute(sa.select(sa.func.count()).select_from(customer_lists)).scalar() or 0
+            members = conn.execute(sa.select(sa.func.count()).select_from(list_members)).scalar() or 0
+        if self._sqlite:
+            database = self.engine.url.database
+            where = f"SQLite file {Path(database).resolve()}" if database and database != ":memory:" else "in memory"
+        else:
+            where = redact_url(self.url)
+        state = "new" if self.new else "existing"
+        return f"Store: {where} ({state}; knows {lists} lists, {members} members)."
+
     def _prepare(self) -> None:
-        with self._exclusive("schema"):
-            if self._upgrade() >= REBUILT_MEMBERS or not self._sqlite:
-                return
-            # The upgrade left the old member table's pages free: give them back to the disk.
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM")
-            logger.info("Compacted the store file after the upgrade.")
+        with self._schema_lock():
+            version = self._upgrade()
+        if version >= REBUILT_MEMBERS or not self._sqlite:
+            return
+        # The upgrade left the old member table's pages free: give them back to the disk.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM")
+        logger.info("Compacted the store file after the upgrade.")
+
+    @contextmanager
+    def _schema_lock(self) -> Iterator[None]:
+        """SQLite: one process creates or upgrades the schema at a time (a file lock beside it).
+
+        PostgreSQL takes a transaction-level advisory lock inside _upgrade instead.
+        """
+        database = self.engine.url.database
+        if not self._sqlite or not database or database == ":memory:" or fcntl is None:
+            yield
+            return
+        path = Path(f"{database}.lock")
+        with path.open("a+b") as handle:
+            path.chmod(0o600)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
     def _upgrade(self) -> int:
         """Create or upgrade the schema; return the version the store had (a new one: SCHEMA_VERSION)."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             if self._sqlite and conn.exec_driver_sql("SELECT json_valid('[]')").scalar() != 1:
                 raise StoreError("SQLite here lacks its JSON functions (built in since 3.38); use a newer Python")
-            metadata.create_all(conn, checkfirst=True)
-            version = conn.execute(sa.select(store_meta.c.value).where(store_meta.c.key == "schema_version")).scalar()
+            if self.engine.dialect.name == "postgresql":
+                # One upgrade at a time across processes; released at commit.
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_RUN_LOCK_SPACE, 0)))
+            version = None
+            if sa.inspect(conn).has_table("store_meta"):
+                version = conn.execute(
+                    sa.select(store_meta.c.value).where(store_meta.c.key == "schema_version")
+                ).scalar()
             if version is None:
+                metadata.create_all(conn, checkfirst=True)
                 self._upsert(conn, store_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)})
                 return SCHEMA_VERSION
             if int(version) > SCHEMA_VERSION:
@@ -310,15 +437,32 @@ class Store:
                     f"store_url holds a newer store (schema {version}); upgrade target-pinterest-audiences"
                 )
             if int(version) < SCHEMA_VERSION:
-                logger.info("Upgrading the store from schema version %s to %d.", version, SCHEMA_VERSION)
-                for step in range(int(version) + 1, SCHEMA_VERSION + 1):
-                    for statement in MIGRATIONS[step]:
-                        text = statement if isinstance(statement, str) else self._dialect_sql(statement)
-                        if text:
-                            conn.execute(sa.text(text))
-                    logger.info("Upgraded the store to schema version %d.", step)
-                self._upsert(conn, store_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)})
+                self._migrate(conn, int(version))
             return int(version)
+
+    def _migrate(self, conn: Connection, version: int) -> None:
+        """Run the steps from ``version`` up to SCHEMA_VERSION, in one transaction."""
+        logger.info("Upgrading the store from schema version %s to %d.", version, SCHEMA_VERSION)
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            if step == 6:  # noqa: PLR2004 - the journal of schema 4 and 5 is recorded first
+                self._record_accepted_requests(conn)
+            for statement in MIGRATIONS[step]:
+                text = statement if isinstance(statement, str) else self._dialect_sql(statement)
+                if text:
+                    conn.execute(sa.text(text))
+            logger.info("Upgraded the store to schema version %d.", step)
+        metadata.create_all(conn, checkfirst=True)
+        self._upsert(conn, store_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)})
+
+    def _record_accepted_requests(self, conn: Connection) -> None:
+        """Schema 4 and 5 noted requests Pinterest accepted before recording them: record them."""
+        rows = conn.exec_driver_sql(
+            "SELECT list_id, operation_type, seen, members FROM accepted_requests ORDER BY id"
+        ).all()
+        for list_id, operation, seen, members in rows:
+            self._apply(conn, str(list_id), str(operation), json.loads(members), seen)
+        if rows:
+            logger.info("Recorded %d accepted requests an earlier version had not recorded.", len(rows))
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
@@ -347,24 +491,7 @@ class Store:
                     customer_lists.c.ad_account_id == ad_account_id, customer_lists.c.name == name
                 )
             ).first()
-        if row is None:
-            return None
-        return _stored(row)
-
-    def forget_list(self, ad_account_id: str, name: str, list_id: str) -> None:
-        """Drop a list Pinterest no longer has, and what the store held for it."""
-        if self.read_only:
-            return
-        with self._writing() as conn:
-            conn.execute(
-                sa.delete(customer_lists).where(
-                    customer_lists.c.ad_account_id == ad_account_id,
-                    customer_lists.c.name == name,
-                    customer_lists.c.list_id == list_id,
-                )
-            )
-            conn.execute(sa.delete(list_members).where(list_members.c.list_id == list_id))
-            conn.execute(sa.delete(accepted_requests).where(accepted_requests.c.list_id == list_id))
+        return None if row is None else _stored(row)
 
     def lists_of_audience(self, ad_account_id: str, audience: str) -> list[StoredList]:
         """Every list the store knows for an audience (one per identifier type)."""
@@ -376,63 +503,106 @@ class Store:
             ).all()
         return [_stored(row) for row in rows]
 
-    def list_lock(self, ad_account_id: str, name: str) -> contextlib.AbstractContextManager[None]:
-        """Hold a lock on one list name across processes while it is found or created."""
-        return self._exclusive(f"list:{ad_account_id}:{name}")
-
-    @contextmanager
-    def _exclusive(self, what: str) -> Iterator[None]:
-        """A lock that every process sharing the store respects.
-
-        PostgreSQL: a session advisory lock, so runs that share the store never create a
-        name twice. SQLite: an exclusive lock on a file beside the database.
-        """
-        digest = hashlib.sha256(what.encode()).digest()
-        if self.engine.dialect.name == "postgresql":
-            key = int.from_bytes(digest[:8], "big", signed=True)
-            with self.engine.connect() as conn:
-                conn.execute(sa.select(sa.func.pg_advisory_lock(key)))
-                try:
-                    yield
-                finally:
-                    conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
-                    conn.commit()
-            return
-        database = self.engine.url.database
-        if not database or database == ":memory:" or fcntl is None:
-            yield
-            return
-        with Path(f"{database}.lock").open("a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
     def save_list(self, stored: StoredList) -> None:
         """Remember a list's id, type and audience."""
         if self.read_only:
             return
         with self._writing() as conn:
-            self._upsert(
-                conn,
-                customer_lists,
-                {
-                    "ad_account_id": stored.ad_account_id,
-                    "name": stored.name,
-                    "list_id": stored.list_id,
-                    "list_type": stored.list_type,
-                    "audience": stored.audience,
-                    "audience_id": stored.audience_id,
-                    "members_known": stored.members_known,
-                    "created_at": _now(),
-                },
+            self._save_list(conn, stored)
+
+    def _save_list(self, conn: Connection, stored: StoredList) -> None:
+        self._upsert(
+            conn,
+            customer_lists,
+            {
+                "ad_account_id": stored.ad_account_id,
+                "name": stored.name,
+                "list_id": stored.list_id,
+                "list_type": stored.list_type,
+                "audience": stored.audience,
+                "audience_id": stored.audience_id,
+                "members_known": stored.members_known,
+                "created_at": _now(),
+                "gone": stored.gone,
+            },
+        )
+
+    def replace_list(self, stored: StoredList, new_id: str) -> None:
+        """A gone list was made again under ``new_id`` with every member: move them over."""
+        with self._writing() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO list_members (list_id, member, seen) SELECT :new, member, seen FROM list_members"
+                    " WHERE list_id = :old ON CONFLICT (list_id, member) DO NOTHING"
+                ),
+                {"new": new_id, "old": stored.list_id},
             )
+            conn.execute(sa.delete(list_members).where(list_members.c.list_id == stored.list_id))
+            conn.execute(
+                sa.update(customer_lists)
+                .where(customer_lists.c.ad_account_id == stored.ad_account_id, customer_lists.c.name == stored.name)
+                .values(list_id=new_id, gone=False, audience_id=None)
+            )
+
+    def forget_list(self, stored: StoredList) -> None:
+        """Drop a list that is gone and had no member to put back."""
+        with self._writing() as conn:
+            conn.execute(
+                sa.delete(customer_lists).where(
+                    customer_lists.c.ad_account_id == stored.ad_account_id,
+                    customer_lists.c.name == stored.name,
+                    customer_lists.c.list_id == stored.list_id,
+                )
+            )
+            conn.execute(sa.delete(list_members).where(list_members.c.list_id == stored.list_id))
+
+    @contextmanager
+    def claim(self, ad_account_id: str, name: str) -> Iterator[None]:
+        """Hold the name of a list being found or made, across every process on this store.
+
+        A row, not a lock held on a connection: Pinterest is asked while it is held. A claim
+        of a run that is gone is taken over; one held longer than CLAIM_TIMEOUT_SECONDS by a
+        live run is an error.
+        """
+        if self.read_only or self.run_id is None:
+            yield
+            return
+        deadline = time.monotonic() + CLAIM_TIMEOUT_SECONDS
+        key = (list_claims.c.ad_account_id == ad_account_id) & (list_claims.c.name == name)
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        take = (
+            dialect.insert(list_claims)
+            .values(ad_account_id=ad_account_id, name=name, run_id=self.run_id, claimed_at=_now())
+            .on_conflict_do_nothing()
+        )
+        # Single statements only: SQLite cannot turn a reading transaction into a writing one
+        # while another process writes.
+        while True:
+            with self._writing() as conn:
+                if conn.execute(take).rowcount:
+                    break
+            with self.engine.connect() as conn:
+                holder = conn.execute(sa.select(list_claims.c.run_id).where(key)).scalar()
+            if holder is not None and not self.run_alive(holder):
+                with self._writing() as conn:
+                    conn.execute(sa.delete(list_claims).where(key & (list_claims.c.run_id == holder)))
+                continue
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"customer list '{name}' is being made by another run (run {holder}) sharing this store for"
+                    f" over {CLAIM_TIMEOUT_SECONDS:.0f}s; run again when it has finished"
+                )
+            time.sleep(CLAIM_POLL_SECONDS)
+        try:
+            yield
+        finally:
+            with self._writing() as conn:
+                conn.execute(sa.delete(list_claims).where(key & (list_claims.c.run_id == self.run_id)))
 
     # -- members --------------------------------------------------------------------------
 
     def members_among(self, list_id: str, candidates: Iterable[str]) -> set[str]:
-        """Which of ``candidates`` the store holds as accepted members of the list."""
+        """Which of ``candidates`` the store holds as members of the list."""
         found: set[str] = set()
         with self.engine.connect() as conn:
             for chunk in _chunks(list(candidates)):
@@ -442,70 +612,19 @@ class Store:
                 found.update(json.loads(str(result.scalar())) if self._sqlite else (row[0] for row in result))
         return found
 
-    def record_accepted(self, list_id: str, operation_type: str, members: list[str], seen: int | None = None) -> None:
-        """Record what Pinterest accepted: call only after the request succeeded."""
-        self.record_all([Accepted(list_id, operation_type, members, seen)])
-
-    def journal(self, accepted: Accepted) -> Accepted:
-        """Note an accepted request at once, in one small append; its members are recorded later.
-
-        Returns it with its journal id, for :meth:`record_all` to delete the row.
-        """
-        if self.read_only or not accepted.members:
-            return accepted
-        with self._writing() as conn:
-            result = conn.execute(
-                sa.insert(accepted_requests).values(
-                    list_id=accepted.list_id,
-                    operation_type=accepted.operation_type,
-                    seen=accepted.seen,
-                    members=json.dumps(accepted.members),
-                )
-            )
-            key = result.inserted_primary_key
-        return accepted._replace(journal_id=int(key[0])) if key else accepted
-
-    def record_journal(self) -> int:
-        """Record the requests a killed run noted as accepted but never recorded; return how many."""
-        with self._writing() as conn:
-            rows = conn.execute(sa.select(accepted_requests).order_by(accepted_requests.c.id)).all()
-            items = [
-                Accepted(row.list_id, row.operation_type, json.loads(row.members), row.seen, row.id) for row in rows
-            ]
-            self._record(conn, items)
-        if items:
-            logger.info("Recorded %d accepted requests that an interrupted run had not recorded.", len(items))
-        return len(items)
-
-    def record_all(self, accepted: Sequence[Accepted]) -> None:
-        """Record several accepted requests in one transaction, in order, and drop their journal rows.
-
-        Members are random keys, so each request's rows land on pages all over the table;
-        one commit for many requests writes a page once for all the members it holds.
-        """
-        if self.read_only or not accepted:
-            return
-        with self._writing() as conn:
-            self._record(conn, accepted)
-
-    def _record(self, conn: Connection, accepted: Sequence[Accepted]) -> None:
-        for item in accepted:
-            if item.operation_type == "ADD":
-                seen = item.seen
-                on_conflict = "DO NOTHING" if seen is None else "DO UPDATE SET seen = excluded.seen"
-                self._each_chunk(conn, _ADD, item.list_id, item.members, seen=seen or 0, on_conflict=on_conflict)
-            else:
-                self._each_chunk(conn, _REMOVE, item.list_id, item.members)
-        done = [item.journal_id for item in accepted if item.journal_id is not None]
-        for chunk in _chunks(done, 500):
-            conn.execute(sa.delete(accepted_requests).where(accepted_requests.c.id.in_(chunk)))
-
     def mark_seen(self, list_id: str, members: list[str], seen: int) -> None:
         """Note that a mirror snapshot contained these members (already in the list)."""
         if self.read_only or not members:
             return
         with self._writing() as conn:
             self._each_chunk(conn, _SEEN, list_id, members, seen=seen)
+
+    def _apply(self, conn: Connection, list_id: str, operation: str, members: list[str], mark: int | None) -> None:
+        if operation == "ADD":
+            on_conflict = "DO NOTHING" if mark is None else "DO UPDATE SET seen = excluded.seen"
+            self._each_chunk(conn, _ADD, list_id, members, seen=mark or 0, on_conflict=on_conflict)
+        else:
+            self._each_chunk(conn, _REMOVE, list_id, members)
 
     def _each_chunk(  # noqa: PLR0913
         self,
@@ -519,16 +638,13 @@ class Store:
     ) -> None:
         """Run one statement per few thousand members, the members passed as one value.
 
-        The members go in as one JSON array (SQLite's json_each) or one array (PostgreSQL's
-        unnest / ANY), not one row at a time: the per-row work happens inside the database
-        without Python's lock, so reading input goes on meanwhile, and the statement text
-        never changes, so the driver's statement cache stays small.
+        The per-row work happens inside the database, and the statement text never
+        changes, so the driver's statement cache stays small.
         """
-        if members:
-            for chunk in _chunks(list(dict.fromkeys(members))):
-                sql, value = self._bind(statement, chunk)
-                values = (list_id, value) if seen is None else (seen, list_id, value)
-                conn.exec_driver_sql(sql.format(on_conflict=on_conflict), values)
+        for chunk in _chunks(sorted(set(members))):
+            sql, value = self._bind(statement, chunk)
+            values = (list_id, value) if seen is None else (seen, list_id, value)
+            conn.exec_driver_sql(sql.format(on_conflict=on_conflict), values)
 
     def _dialect_sql(self, statement: _Sql) -> str:
         return statement.sqlite if self._sqlite else statement.postgresql
@@ -558,7 +674,7 @@ class Store:
         """The next ``limit`` members, in order after ``after``, that the snapshot did not contain.
 
         Paging by key keeps a million-member diff in bounded memory, and reads the list's
-        rows once, in the primary key's order (no sort).
+        rows once, in the primary key's order (no sort). ``seen`` None pages every member.
         """
         query = (
             sa.select(list_members.c.member)
@@ -579,6 +695,96 @@ class Store:
             ).scalar()
         return int(count or 0)
 
+    # -- intents (see write/journal.py) ---------------------------------------------------
+
+    def add_intent(  # noqa: PLR0913 - an intent's columns
+        self,
+        *,
+        ad_account_id: str,
+        name: str,
+        audience: str,
+        list_type: str,
+        list_id: str | None,
+        operation: str,
+        members: Sequence[str],
+        mark: int | None,
+    ) -> Intent:
+        """Store a write before it is sent."""
+        assert self.run_id is not None  # noqa: S101 - a writing run always has one
+        values = {
+            "run_id": self.run_id,
+            "ad_account_id": ad_account_id,
+            "name": name,
+            "audience": audience,
+            "list_type": list_type,
+            "list_id": list_id,
+            "operation": operation,
+            "mark": mark,
+            "members": ",".join(members),
+        }
+        with self._writing() as conn:
+            key = conn.execute(sa.insert(intents).values(values)).inserted_primary_key
+        assert key is not None  # noqa: S101 - an autoincrement key
+        return Intent(
+            int(key[0]), self.run_id, ad_account_id, name, audience, list_type, list_id, operation, tuple(members), mark
+        )
+
+    def confirm(self, intent: Intent, list_id: str, *, gone: bool = False) -> bool:
+        """Record a write's effect and drop its intent, in one transaction.
+
+        An intent that creates a list also saves the list. ``gone``: Pinterest confirmed the
+        list gone; the effect is still what the members should be, and the list is marked
+        to be made again. Returns False when the intent was no longer there (settled by
+        another run meanwhile), and records nothing then.
+        """
+        with self._writing() as conn:
+            deleted = conn.execute(sa.delete(intents).where(intents.c.id == intent.id)).rowcount
+            if not deleted:
+                return False
+            if intent.list_id is None:
+                self._save_list(
+                    conn,
+                    StoredList(
+                        intent.ad_account_id,
+                        intent.name,
+                        list_id,
+                        intent.list_type,
+                        audience_id=None,
+                        members_known=True,
+                        audience=intent.audience,
+                    ),
+                )
+            self._apply(conn, list_id, intent.operation, list(intent.members), intent.mark)
+            if gone:
+                conn.execute(
+                    sa.update(customer_lists)
+                    .where(customer_lists.c.ad_account_id == intent.ad_account_id, customer_lists.c.name == intent.name)
+                    .values(gone=True)
+                )
+        return True
+
+    def drop_intent(self, intent: Intent) -> None:
+        """Forget a write Pinterest refused: it took no effect."""
+        with self._writing() as conn:
+            conn.execute(sa.delete(intents).where(intents.c.id == intent.id))
+
+    def open_intents(self) -> list[Intent]:
+        """Every stored write that was never confirmed, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(intents).order_by(intents.c.id)).all()
+        return [_intent(row) for row in rows]
+
+    def adopt(self, intent: Intent) -> Intent | None:
+        """Take over the intent of a run that is gone; None when another run took it first."""
+        assert self.run_id is not None  # noqa: S101 - a writing run always has one
+        with self._writing() as conn:
+            taken = conn.execute(
+                sa.update(intents)
+                .where(intents.c.id == intent.id, intents.c.run_id == intent.run_id)
+                .values(run_id=self.run_id)
+            ).rowcount
+        return Intent(**{**intent.__dict__, "run_id": self.run_id}) if taken else None
+
     # -- tokens and runs ------------------------------------------------------------------
 
     def refresh_token(self, key: str) -> str | None:
@@ -595,35 +801,84 @@ class Store:
             self._upsert(conn, refresh_tokens, {"key": key, "refresh_token": token, "updated_at": _now()})
 
     def start_run(self) -> int | None:
-        """Open a run in the history; None for a read-only store."""
+        """Open a run in the history and hold the lock that says it is alive; None when read-only."""
         if self.read_only:
             return None
         with self._writing() as conn:
-            result = conn.execute(sa.insert(runs).values(started_at=_now(), status="running"))
-            key = result.inserted_primary_key
-        return int(key[0]) if key else None
+            key = conn.execute(sa.insert(runs).values(started_at=_now(), status="running")).inserted_primary_key
+        assert key is not None  # noqa: S101 - an autoincrement key
+        self.run_id = int(key[0])
+        self._alive = self._hold_alive(self.run_id)
+        return self.run_id
 
-    def finish_run(self, run_id: int | None, status: str, report_json: str) -> None:
-        """Close a run with its status and report."""
-        if self.read_only or run_id is None:
+    def _run_lock_path(self, run_id: int) -> Path | None:
+        database = self.engine.url.database
+        if not self._sqlite or not database or database == ":memory:" or fcntl is None:
+            return None
+        return Path(f"{database}.run-{run_id}.lock")
+
+    def _hold_alive(self, run_id: int) -> IO[bytes] | Connection | None:
+        if not self._sqlite:
+            conn = sa.create_engine(self.engine.url, poolclass=sa.pool.NullPool).connect()
+            conn.execute(sa.select(sa.func.pg_advisory_lock(_RUN_LOCK_SPACE, run_id)))
+            conn.commit()
+            return conn
+        path = self._run_lock_path(run_id)
+        if path is None:
+            return None
+        handle = path.open("wb")
+        path.chmod(0o600)
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        return handle
+
+    def run_alive(self, run_id: int) -> bool:
+        """Whether the run still runs (holds its lock), here or in another process."""
+        if run_id == self.run_id:
+            return True
+        if not self._sqlite:
+            with self.engine.connect() as conn:
+                free = conn.execute(sa.select(sa.func.pg_try_advisory_lock(_RUN_LOCK_SPACE, run_id))).scalar()
+                if free:
+                    conn.execute(sa.select(sa.func.pg_advisory_unlock(_RUN_LOCK_SPACE, run_id)))
+                conn.commit()
+            return not free
+        path = self._run_lock_path(run_id)
+        if path is None or not path.exists():
+            return False
+        with path.open("rb") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+        with suppress(OSError):
+            path.unlink()
+        return False
+
+    def finish_run(self, status: str, report_json: str) -> None:
+        """Close the run with its status and report, and let go of its lock."""
+        if self.read_only or self.run_id is None:
             return
         with self._writing() as conn:
             conn.execute(
-                sa.update(runs).where(runs.c.id == run_id).values(finished_at=_now(), status=status, report=report_json)
+                sa.update(runs)
+                .where(runs.c.id == self.run_id)
+                .values(finished_at=_now(), status=status, report=report_json)
             )
+        self._release_alive()
 
-    def checkpoint(self) -> None:
-        """Copy SQLite's WAL back into the database now (PASSIVE: nobody waits), if it has one.
-
-        The sender does it while it waits for the next batch, so the copy the last
-        connection would make when it closes (up to WAL_CHECKPOINT_PAGES pages) is done by then.
-        """
-        if self._sqlite and not self.read_only:
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+    def _release_alive(self) -> None:
+        alive, self._alive = self._alive, None
+        if alive is None:
+            return
+        alive.close()
+        path = self._run_lock_path(self.run_id or 0)
+        if path is not None:
+            with suppress(OSError):
+                path.unlink()
 
     def close(self) -> None:
         """Release connections."""
+        self._release_alive()
         self.engine.dispose()
 
 
@@ -634,8 +889,7 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     # Members are random keys: each commit touches pages all over the table. Copying the WAL
     # back every 50,000 pages (SQLite's default: 1,000) writes a page that several commits
-    # touched once, and syncs a fiftieth as often; the WAL file grows to ~200 MB meanwhile,
-    # and is cut back to 64 MB after each checkpoint.
+    # touched once; the WAL file is cut back to 64 MB after each checkpoint.
     cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     cursor.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
     cursor.close()

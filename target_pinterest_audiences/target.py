@@ -3,46 +3,93 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
+import threading
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from singer_sdk import Target
-from singer_sdk.plugin_base import _ConfigInput
 
 from target_pinterest_audiences import settings
-from target_pinterest_audiences.pinterest.client import DEFAULT_API_URL, ClientSettings, Credentials
+from target_pinterest_audiences.pinterest.client import DEFAULT_API_URL, TIMEOUT, Credentials, PinterestClient
+from target_pinterest_audiences.pinterest.tokens import follow_rotations
 from target_pinterest_audiences.reader import INPUT_ERRORS, LineReader
 from target_pinterest_audiences.report import Progress, RunReport
-from target_pinterest_audiences.sender import Sending
 from target_pinterest_audiences.sinks import AudienceSink, RecordSchemaError
 from target_pinterest_audiences.store import Store
-from target_pinterest_audiences.sync import SyncOptions
+from target_pinterest_audiences.write.journal import CrashPoints
+from target_pinterest_audiences.write.plan import Pending
+from target_pinterest_audiences.write.send import WriteOptions, Writer
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
+    from types import FrameType
 
 #: Records between looks at the clock (record age, metrics) on the fast record path.
 CHECK_EVERY = 1000
+
+
+class RunInterruptedError(BaseException):
+    """SIGINT or SIGTERM arrived: the run stops reading at once (raised in the main thread).
+
+    A BaseException, as KeyboardInterrupt is, so that no ``except Exception`` on the way
+    swallows it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        """Keep the signal: the exit code is 128 plus its number."""
+        super().__init__(signum)
+        self.signum = signum
 
 
 @dataclass
 class Run:
     """What every sink of one run shares."""
 
-    sync: Sending
+    options: WriteOptions
+    writer: Writer
     report: RunReport
     store: Store
     selected: frozenset[str] | None
     stop_on_invalid: bool
-    run_id: int | None
+    pending: Pending = field(default_factory=Pending)
+    _sending: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def send_pending(self) -> None:
+        """Send every stream's pending signals at once (one drain at a time)."""
+        with self._sending:
+            changes = self.pending.take()
+            if changes:
+                self.writer.write(changes)
+
+
+def open_client(config: Mapping[str, t.Any], store: Store) -> PinterestClient:
+    """The Pinterest client; rotated refresh tokens are kept in the store."""
+    credentials = Credentials(
+        access_token=config.get("access_token"),
+        refresh_token=config.get("refresh_token"),
+        client_id=config.get("client_id"),
+        client_secret=config.get("client_secret"),
+    )
+    follow_rotations(credentials, store)
+    return PinterestClient(
+        str(config.get("api_url") or DEFAULT_API_URL),
+        credentials,
+        requests_per_second=float(config.get("max_requests_per_second", settings.DEFAULT_REQUESTS_PER_SECOND)),
+        max_retry_seconds=float(config.get("max_retry_seconds", settings.DEFAULT_MAX_RETRY_SECONDS)),
+        timeout=(TIMEOUT[0], float(config.get("request_timeout_seconds", settings.DEFAULT_REQUEST_TIMEOUT_SECONDS))),
+    )
 
 
 def build_run(config: Mapping[str, t.Any]) -> Run:
-    """Open the store and get ready to send from validated settings; sends nothing."""
+    """Open the store and get ready to write from validated settings; sends nothing."""
     dry_run = bool(config.get("dry_run"))
+    crash = CrashPoints(config.get("_crash_at"))
     store = Store.open(config.get("store_url"), read_only=dry_run)
-    options = SyncOptions(
+    store.start_run()
+    options = WriteOptions(
         ad_account_id=str(config["ad_account_id"]),
         list_name_template=str(config.get("list_name_template") or settings.DEFAULT_LIST_NAME_TEMPLATE),
         records_per_request=int(config.get("records_per_request") or settings.DEFAULT_RECORDS_PER_REQUEST),
@@ -51,30 +98,18 @@ def build_run(config: Mapping[str, t.Any]) -> Run:
         max_removal_fraction=float(config.get("max_removal_fraction", 0.5)),
         parallel_requests=int(config.get("parallel_requests", settings.DEFAULT_PARALLEL_REQUESTS)),
     )
-    client = ClientSettings(
-        api_url=str(config.get("api_url") or DEFAULT_API_URL),
-        credentials=Credentials(
-            access_token=config.get("access_token"),
-            refresh_token=config.get("refresh_token"),
-            client_id=config.get("client_id"),
-            client_secret=config.get("client_secret"),
-        ),
-        requests_per_second=float(config.get("max_requests_per_second", settings.DEFAULT_REQUESTS_PER_SECOND)),
-        max_retry_seconds=float(config.get("max_retry_seconds", settings.DEFAULT_MAX_RETRY_SECONDS)),
-        request_timeout_seconds=float(config.get("request_timeout_seconds", settings.DEFAULT_REQUEST_TIMEOUT_SECONDS)),
-    )
+    client = None if dry_run else open_client(config, store)
     report = RunReport(dry_run=dry_run, sync_mode=options.sync_mode)
+    if client is not None:
+        report.calls = client.stats.snapshot
     audiences = config.get("audiences")
-    run_id = store.start_run()
     return Run(
-        sync=Sending(
-            None if dry_run else client, options, store, store_url=config.get("store_url"), report=report, run_id=run_id
-        ),
+        options=options,
+        writer=Writer(options, store, client, report, crash=crash),
         report=report,
         store=store,
         selected=frozenset(audiences) if audiences is not None else None,
         stop_on_invalid=config.get("on_invalid_record") == "fail",
-        run_id=run_id,
     )
 
 
@@ -88,14 +123,19 @@ class TargetPinterestAudiences(Target):
     message_reader_class = LineReader
 
     def __init__(self, **kwargs: t.Any) -> None:  # noqa: ANN401
-        """Validate settings and open the store before any input is read."""
+        """Validate settings, open the store and settle what an interrupted run left, before any input."""
+        self._interrupted: int | None = None
+        self._finished = False
         super().__init__(**kwargs)
+        # All sinks share one pending map, so one drain sends everything; the writer sends
+        # lists in parallel itself. The SDK's parallel drain threads would only take turns.
+        self.max_parallelism = 1
         self.run = build_run(self.config)
+        self.logger.info("%s", self.run.store.describe())
+        self.run.writer.settle()
         interval = float(self.config.get("progress_interval_seconds", settings.DEFAULT_PROGRESS_SECONDS))
         self._progress = Progress(self.run.report, interval, lambda line: self.logger.info("%s", line))
         self._progress.start()
-        self._finished = False
-        self._ending = False
         self._records_since_check = 0
         self._counted: dict[str, int] = {}
         config = self.config
@@ -118,23 +158,61 @@ class TargetPinterestAudiences(Target):
         *,
         about: bool = False,
         about_format: str | None = None,
-        config: _ConfigInput | None = None,
+        config: t.Any = None,  # noqa: ANN401 - the SDK's private _ConfigInput
         file_input: t.IO[str] | None = None,
     ) -> None:
-        """Run as the SDK does, but a run that fails still reports, as failed, first."""
+        """Run as the SDK's Target.invoke does, but a run that fails or is stopped still reports.
+
+        The SDK's version gives no hold of the target once ``listen`` raised.
+        """
         if about:
             cls.print_about(about_format)
             sys.exit(0)
         cls.print_version(print_fn=cls.logger.info)
-        config = config or _ConfigInput()
-        target = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
+        try:
+            target = cls(
+                config=config.config if config else {},
+                validate_config=True,
+                parse_env_config=bool(config and config.parse_env),
+            )
+        except RunInterruptedError as exc:
+            cls.logger.warning("Stopped by signal %d before reading any input.", exc.signum)
+            sys.exit(128 + exc.signum)
         try:
             target.listen(file_input)
+        except RunInterruptedError as exc:
+            target.stop(exc.signum)
         except BaseException as exc:
             if isinstance(exc, INPUT_ERRORS):
                 target.deliver_before_failing()
             target.finish("failed", error=" ".join(str(exc).split()) or type(exc).__name__)
             raise
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGINT/SIGTERM: stop reading now (see :meth:`stop`); a second signal exits at once.
+
+        Replaces the SDK's handler, which drains every sink from inside the signal handler
+        and then exits 0: a drain can take minutes, and a handler that waits on locks the
+        interrupted code holds can hang for ever.
+        """
+        del frame
+        if self._finished:
+            return
+        if self._interrupted is not None:
+            os._exit(128 + signum)  # the journal covers what was in flight
+        self._interrupted = signum
+        raise RunInterruptedError(signum)
+
+    def stop(self, signum: int) -> t.NoReturn:
+        """Settle the writes in flight, report the run as interrupted, exit 128 + signal.
+
+        Every STATE already emitted was accepted by Pinterest; what was read since is not
+        sent, and the tap sends it again from the last STATE.
+        """
+        self.logger.warning("Received signal %d: stopping; waiting for the writes in flight.", signum)
+        self.run.writer.stop()
+        self.finish("interrupted", error=f"stopped by signal {signum}")
+        sys.exit(128 + signum)
 
     def deliver_before_failing(self) -> None:
         """Send what the lines before a bad one said, and emit the state they reached.
@@ -146,29 +224,22 @@ class TargetPinterestAudiences(Target):
             return
         try:
             self.drain_all()
-            self.run.sync.flush()
         except Exception as exc:  # noqa: BLE001 - the input error is the one to report
             self.logger.warning("The records before the bad line were not all delivered: %s", exc)
 
     def process_endofpipe(self) -> None:
-        """Drain everything, end mirror snapshots, emit state, then report."""
-        self._ending = True
+        """Send everything, end mirror snapshots, then let the SDK emit the last state; report."""
         if self._fast_records:
             self._count_records()
+        self.run.send_pending()
+        self.run.writer.finish_snapshots()
         super().process_endofpipe()
-        # When no STATE came at all; otherwise already done before the last state left.
-        self.run.sync.flush()
-        self.run.sync.finish_snapshots()
         self.finish("succeeded")
 
     def _write_state_message(self, state: dict[str, t.Any]) -> None:
-        """No state before Pinterest accepted every change before it, waiting ones included.
-
-        At the end of input, mirror removals too must be accepted before the last state leaves.
-        """
-        self.run.sync.flush()
-        if self._ending:
-            self.run.sync.finish_snapshots()
+        """A dry run emits no STATE: it would move the tap's bookmark past records never sent."""
+        if self.run.report.dry_run:
+            return
         super()._write_state_message(state)
 
     def _process_record_message(self, message_dict: dict[str, t.Any]) -> None:
@@ -223,7 +294,10 @@ class TargetPinterestAudiences(Target):
             self.get_sink(stream_map.stream_alias).activate_version(message_dict["version"])
 
     def finish(self, status: str, error: str | None = None) -> None:
-        """Close the run once: list statuses, report table and JSON, run history."""
+        """Close the run once: list statuses, report table and JSON, run history.
+
+        A failed run's table and last line are logged at ERROR, an interrupted one's at WARNING.
+        """
         if self._finished:
             return
         self._finished = True
@@ -231,15 +305,16 @@ class TargetPinterestAudiences(Target):
         self._progress.stop()
         try:
             if status == "succeeded":
-                run.sync.read_statuses()
+                run.writer.read_statuses()
         finally:
-            run.sync.close(wait=status == "succeeded")
+            run.writer.close()
         report = run.report
         report.status = status
         report.error = error
         report.requests, report.retries = report.live_calls()
+        level = {"succeeded": logging.INFO, "interrupted": logging.WARNING}.get(status, logging.ERROR)
         for line in report.table().splitlines():
-            self.logger.info("%s", line)
+            self.logger.log(level, "%s", line)
         for row in report.too_small():
             self.logger.warning(
                 "Customer list '%s' is TOO_SMALL: fewer than 100 Pinterest users matched, so it "
@@ -249,4 +324,6 @@ class TargetPinterestAudiences(Target):
         report_path = self.config.get("report_path")
         if report_path:
             report.write(report_path)
-        run.store.finish_run(run.run_id, status, json.dumps(report.as_dict()))
+        run.store.finish_run(status, json.dumps(report.as_dict()))
+        if error:
+            self.logger.log(level, "Run %s: %s", status, error)

@@ -1,4 +1,11 @@
-"""Tests of the Pinterest v5 emulator, over real HTTP on loopback."""
+"""Tests of the Pinterest v5 emulator, over real HTTP on loopback.
+
+A test marked ``assumption`` checks behaviour Pinterest does not document (the README's
+"What the emulator assumes" lists it; the code says "Assumption:" where it lives): if
+Pinterest turns out to differ, change the emulator, that test, and the target together.
+Unmarked tests check documented behaviour (the spec, Pinterest's docs) or the emulator's
+own machinery (faults, inspection, the command line).
+"""
 
 from __future__ import annotations
 
@@ -86,6 +93,7 @@ def test_ad_accounts(http: requests.Session) -> None:
     assert first["items"][0]["currency"] == "USD"
 
 
+@pytest.mark.assumption  # a list's status is known at once, every identifier a matched user
 def test_create_and_paginate(emulator: PinterestEmulator, http: requests.Session) -> None:
     created = [create(http, emulator, f"list {n}", f"user{n}@example.com") for n in range(260)]
     assert created[0]["num_batches"] == 1
@@ -112,6 +120,7 @@ def test_create_and_paginate(emulator: PinterestEmulator, http: requests.Session
     assert [i["name"] for i in descending.json()["items"]] == ["list 259", "list 258", "list 257"]
 
 
+@pytest.mark.assumption  # READY from 100 members at once
 def test_patch_add_remove(emulator: PinterestEmulator, http: requests.Session) -> None:
     first = create(http, emulator, "vip", "a@example.com,b@example.com")
     url = f"{lists_url(emulator)}/{first['id']}"
@@ -148,6 +157,7 @@ def test_patch_add_remove(emulator: PinterestEmulator, http: requests.Session) -
         ("MAID", "38400000-8cf0-11bd-b23e-10b96e40000d", "not a hashed MAID"),
     ],
 )
+@pytest.mark.assumption  # a bad record refuses the whole request with 400
 def test_records_rejected_without_echo(
     emulator: PinterestEmulator, http: requests.Session, list_type: str, record: str, reason: str
 ) -> None:
@@ -164,6 +174,7 @@ def test_records_rejected_without_echo(
     assert emulator.customer_lists() == []
 
 
+@pytest.mark.assumption  # a trailing comma and an undefined field are 400s
 def test_records_accepted_and_empty_rejected(emulator: PinterestEmulator, http: requests.Session) -> None:
     idfa = sha256("6d92078a-8246-4ba4-ae5b-76104861e7dc")
     create(http, emulator, "ios", f"{idfa},{hashlib.md5(b'x').hexdigest()}", list_type="IDFA")  # noqa: S324
@@ -179,6 +190,7 @@ def test_records_accepted_and_empty_rejected(emulator: PinterestEmulator, http: 
     assert bad_type.status_code == 400
 
 
+@pytest.mark.assumption  # an unknown list is 404 (code 1)
 def test_unknown_account_and_bad_ids(emulator: PinterestEmulator, http: requests.Session) -> None:
     unknown = http.get(lists_url(emulator, "1234"))
     assert unknown.status_code == 404
@@ -193,6 +205,7 @@ def test_unknown_account_and_bad_ids(emulator: PinterestEmulator, http: requests
     assert missing.status_code == 404
 
 
+@pytest.mark.assumption  # a bookmark Pinterest never gave is a 400
 def test_page_size_and_bookmark_bounds(emulator: PinterestEmulator, http: requests.Session) -> None:
     for size in ["0", "251", "-1", "ten"]:
         response = http.get(lists_url(emulator), params={"page_size": size})
@@ -204,6 +217,7 @@ def test_page_size_and_bookmark_bounds(emulator: PinterestEmulator, http: reques
     assert http.get(lists_url(emulator), params={"order": "UP"}).status_code == 400
 
 
+@pytest.mark.assumption  # an audience's size follows its list at once; a rule naming no list is a 400
 def test_audiences(emulator: PinterestEmulator, http: requests.Session) -> None:
     customer_list = create(http, emulator, "vip", "a@example.com")
     url = f"{emulator.url}/ad_accounts/{ACCOUNT}/audiences"
@@ -239,6 +253,7 @@ def refresh(api: PinterestEmulator, token: str, auth: tuple[str, str] = CLIENT) 
     )
 
 
+@pytest.mark.assumption  # a revoked refresh token is a 400 code 1
 def test_oauth_refresh_without_rotation(emulator: PinterestEmulator) -> None:
     response = refresh(emulator, "emulator-refresh-token")
     assert response.status_code == 200, response.text
@@ -264,6 +279,7 @@ def test_oauth_refresh_without_rotation(emulator: PinterestEmulator) -> None:
     assert revoked.json()["code"] == 1
 
 
+@pytest.mark.assumption  # a rotated-out refresh token stops at once
 def test_oauth_refresh_rotation() -> None:
     with PinterestEmulator(rotate_refresh_tokens=True) as api:
         answer = refresh(api, "emulator-refresh-token").json()
@@ -275,6 +291,7 @@ def test_oauth_refresh_rotation() -> None:
         assert refresh(api, new).status_code == 200
 
 
+@pytest.mark.assumption  # a used authorisation code is a 400
 def test_authorization_code_flow(emulator: PinterestEmulator) -> None:
     redirect = "http://127.0.0.1:9/callback"
     response = requests.get(
@@ -329,6 +346,7 @@ def test_access_token_max_uses(emulator: PinterestEmulator, http: requests.Sessi
     assert http.get(lists_url(emulator)).status_code == 200
 
 
+@pytest.mark.assumption  # two lists may share a name
 def test_state_reset_and_requests(emulator: PinterestEmulator, http: requests.Session) -> None:
     create(http, emulator, "dup", "b@example.com,a@example.com")
     create(http, emulator, "dup", "c@example.com")
@@ -650,6 +668,7 @@ def page_ids(http: requests.Session, api: PinterestEmulator) -> list[str]:
 NOT_FOUND = {"code": 1, "message": "Customer list not found."}
 
 
+@pytest.mark.assumption  # a list deleted in Ads Manager is a 404 and takes its audience
 def test_delete_list_as_in_ads_manager(emulator: PinterestEmulator, http: requests.Session) -> None:
     gone = create(http, emulator, "vip", "a@example.com")
     kept = create(http, emulator, "other", "b@example.com")
@@ -675,6 +694,7 @@ def test_delete_list_as_in_ads_manager(emulator: PinterestEmulator, http: reques
         emulator.delete_list(gone["id"])
 
 
+@pytest.mark.assumption  # a deleted list is a 404 (code 1)
 def test_delete_list_over_http(emulator: PinterestEmulator, http: requests.Session) -> None:
     created = create(http, emulator, "vip", "a@example.com")
     deleted = http.delete(f"{emulator.root_url}/_emulator/customer_lists/{created['id']}")
@@ -684,6 +704,7 @@ def test_delete_list_over_http(emulator: PinterestEmulator, http: requests.Sessi
     assert (twice.status_code, twice.json()) == (404, NOT_FOUND)
 
 
+@pytest.mark.assumption  # two lists or audiences may share a name
 def test_duplicate_names_counts_live_lists_and_audiences(emulator: PinterestEmulator, http: requests.Session) -> None:
     first = create(http, emulator, "dup", "a@example.com")
     second = create(http, emulator, "dup", "b@example.com")
@@ -700,6 +721,7 @@ def test_duplicate_names_counts_live_lists_and_audiences(emulator: PinterestEmul
     assert emulator.duplicate_names() == {"customer_lists": {}, "audiences": {}}
 
 
+@pytest.mark.assumption  # an unknown list is 404 (code 1); the ad account's 404 is the spec's
 def test_ad_account_get_and_unknown_list(emulator: PinterestEmulator, http: requests.Session) -> None:
     known = http.get(f"{emulator.url}/ad_accounts/{ACCOUNT}")
     assert known.status_code == 200
@@ -738,6 +760,7 @@ def test_drop_before_and_after_effect_by_request_number(emulator: PinterestEmula
     assert emulator.wait_applied(3, 0) is True
 
 
+@pytest.mark.assumption  # the body of a list's 404
 def test_not_found_nth_is_a_one_off_on_a_live_list(emulator: PinterestEmulator, http: requests.Session) -> None:
     list_id = create(http, emulator, "vip", "a@example.com")["id"]
     emulator.faults = Faults(not_found_nth={1, 2, 4})
@@ -806,3 +829,22 @@ def test_repeat_bookmark_as_prism_serves_the_spec(emulator: PinterestEmulator, h
     whole = http.get(lists_url(emulator), params={"page_size": 250}).json()
     assert whole["bookmark"] == "string"
     assert emulator.fault_counts == {"repeat_bookmark": 3}
+
+
+def test_the_target_never_imports_the_emulator() -> None:
+    # The emulator is an extra (pip install 'target-pinterest-audiences[emulator]'): the
+    # target's modules must run without it, so none of them may import it.
+    check = (
+        "import sys, target_pinterest_audiences.target, target_pinterest_audiences.cli; "
+        "assert 'pinterest_emulator' not in sys.modules, 'the target imported the emulator'"
+    )
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_console_script_entry_point_names_the_cli() -> None:
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    assert 'target-pinterest-audiences-emulator = "pinterest_emulator.cli:main"' in pyproject
+    from pinterest_emulator.cli import main as cli_main  # noqa: PLC0415 (the entry point's own path)
+
+    assert cli_main is main

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from conftest import EXECUTABLE, assert_sent_as, run_target, sha, singer_lines
+from conftest import EXECUTABLE, run_target, sha, singer_lines
 from pinterest_emulator import Faults, PinterestEmulator
-from target_pinterest_audiences.store import SCHEMA_VERSION, Accepted, Store, metadata
+from target_pinterest_audiences.store import SCHEMA_VERSION, Store, metadata
+from target_pinterest_audiences.write.journal import Journal
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 
@@ -62,6 +64,24 @@ def writes(emulator: PinterestEmulator, since: int) -> list[tuple[str, str | Non
 
 
 NAMES = [f"member{i:02d}" for i in range(10)]
+AD_ACCOUNT = "549755885175"
+
+
+def record(store: Store, list_id: str, operation: str, hashes: list[str], seen: int | None = None) -> None:
+    """Write members the way a run does: an intent, then its confirmation."""
+    if store.run_id is None:
+        store.start_run()
+    intent = store.add_intent(
+        ad_account_id=AD_ACCOUNT,
+        name="vip (EMAIL)",
+        audience="vip",
+        list_type="EMAIL",
+        list_id=list_id,
+        operation=operation,
+        members=hashes,
+        mark=seen,
+    )
+    assert store.confirm(intent, list_id)
 
 
 def test_changes_mode_repeated_input_makes_no_writes_and_later_removals_apply(
@@ -124,7 +144,6 @@ def test_mirror_across_runs(
     before = len(emulator.requests)
     refused = run_target(config, truncated, tmp_path)
     assert refused.returncode == 1
-    assert_sent_as(refused, sending)
     assert "max_removal_fraction 0.5" in refused.last_line
     assert "remove 7 of its 10 known members" in refused.last_line
     assert refused.states == []
@@ -246,14 +265,15 @@ def test_store_upgrades_a_schema_1_store(tmp_path: Path) -> None:
 
 
 def test_store_upgrades_a_schema_4_store(store_url: str) -> None:
-    """Version 5 keeps every member and its snapshot mark; the seen index goes (SQLite: the rowid)."""
+    """Members and marks are kept, the seen index goes (SQLite: the rowid too), and the
+    accepted requests schema 4 and 5 journalled but never recorded are recorded."""
     store = Store.open(store_url)
-    store.record_accepted("7", "ADD", [sha("a@example.com"), sha("b@example.com")], seen=3)
-    store.record_accepted("7", "ADD", [sha("c@example.com")])
+    record(store, "7", "ADD", [sha("a@example.com"), sha("b@example.com")], seen=3)
+    record(store, "7", "ADD", [sha("c@example.com")])
     store.close()
     engine = sa.create_engine(store_url)
-    with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":  # the table as version 4 made it
+    with engine.begin() as conn:  # the store as version 4 made it
+        if engine.dialect.name == "sqlite":
             conn.execute(sa.text("ALTER TABLE list_members RENAME TO v5"))
             conn.execute(
                 sa.text(
@@ -264,13 +284,27 @@ def test_store_upgrades_a_schema_4_store(store_url: str) -> None:
             conn.execute(sa.text("INSERT INTO list_members SELECT list_id, member, seen FROM v5"))
             conn.execute(sa.text("DROP TABLE v5"))
         conn.execute(sa.text("CREATE INDEX ix_list_members_seen ON list_members (list_id, seen)"))
+        conn.execute(sa.text("DROP TABLE intents"))
+        conn.execute(sa.text("DROP TABLE list_claims"))
+        conn.execute(sa.text("ALTER TABLE customer_lists DROP COLUMN gone"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE accepted_requests (id INTEGER PRIMARY KEY, list_id VARCHAR(18) NOT NULL,"
+                " operation_type VARCHAR(8) NOT NULL, seen BIGINT, members TEXT NOT NULL)"
+            )
+        )
+        conn.execute(
+            sa.text("INSERT INTO accepted_requests VALUES (1, '7', 'ADD', 3, :m), (2, '7', 'REMOVE', NULL, :r)"),
+            {"m": json.dumps([sha("d@example.com")]), "r": json.dumps([sha("b@example.com")])},
+        )
         conn.execute(sa.text("UPDATE store_meta SET value = '4' WHERE key = 'schema_version'"))
     store = Store.open(store_url)
     assert store.member_count("7") == 3
     assert store.unseen_count("7", 3) == 1
-    assert store.unseen_members("7", 4, 10) == sorted(sha(f"{name}@example.com") for name in "abc")
+    assert store.unseen_members("7", 4, 10) == sorted(sha(f"{name}@example.com") for name in "acd")
     store.close()
     assert sa.inspect(engine).get_indexes("list_members") == []
+    assert not sa.inspect(engine).has_table("accepted_requests")
     with engine.connect() as conn:
         version = conn.execute(sa.text("SELECT value FROM store_meta WHERE key = 'schema_version'")).scalar()
         if engine.dialect.name == "sqlite":
@@ -286,13 +320,13 @@ def test_mirror_removal_pages_through_a_list_larger_than_a_request(store_url: st
     """Unseen members come a page at a time, in key order, each page after the last."""
     store = Store.open(store_url)
     everyone = sorted(sha(f"user{i}@example.com") for i in range(25))
-    store.record_accepted("7", "ADD", everyone, seen=1)
+    record(store, "7", "ADD", everyone, seen=1)
     store.mark_seen("7", everyone[::5], 2)
     pages, after = [], ""
     while page := store.unseen_members("7", 2, 4, after):
         pages.append(page)
         after = page[-1]
-        store.record_accepted("7", "REMOVE", page)
+        record(store, "7", "REMOVE", page)
     assert [len(page) for page in pages] == [4, 4, 4, 4, 4]
     assert [member for page in pages for member in page] == [m for m in everyone if m not in everyone[::5]]
     assert store.member_count("7") == 5
@@ -309,26 +343,41 @@ def test_store_holds_hashes_only(target_config: dict[str, Any], tmp_path: Path) 
     assert sha(raw[0]).encode() in content
 
 
-def test_accepted_requests_a_killed_run_never_recorded_are_recorded_by_the_next_open(store_url: str) -> None:
-    """The journal row of an accepted request is all a run needs to leave before it is killed."""
-    store = Store.open(store_url)
-    store.record_accepted("7", "ADD", [sha("a@example.com"), sha("b@example.com")])
-    store.journal(Accepted("7", "ADD", [sha("c@example.com")], None))
-    store.journal(Accepted("7", "REMOVE", [sha("a@example.com")], None))
-    store.close()  # killed: the two journalled requests were never recorded
-    reopened = Store.open(store_url)
-    candidates = [sha(f"{name}@example.com") for name in ("a", "b", "c")]
-    assert reopened.members_among("7", candidates) == {sha("b@example.com"), sha("c@example.com")}
-    assert reopened.record_journal() == 0  # recorded once, and the rows are gone
-    reopened.close()
+def test_only_intents_of_runs_that_are_gone_are_settled_and_each_by_one_run(store_url: str) -> None:
+    """A live run's open writes are its own; a dead run's are adopted by exactly one other run."""
+    first = Store.open(store_url)
+    record(first, "7", "ADD", [sha("a@example.com")])
+    pending = first.add_intent(
+        ad_account_id=AD_ACCOUNT,
+        name="vip (EMAIL)",
+        audience="vip",
+        list_type="EMAIL",
+        list_id="7",
+        operation="REMOVE",
+        members=[sha("a@example.com")],
+        mark=None,
+    )
+    second, third = Store.open(store_url), Store.open(store_url)
+    second.start_run()
+    third.start_run()
+    assert Journal(second).unsettled() == []  # the first run is alive: its write may be on its way
+    first.close()  # killed: its lock goes with it, the intent stays
+    adopted = Journal(second).unsettled()
+    assert [intent.id for intent in adopted] == [pending.id]
+    assert adopted[0].run_id == second.run_id
+    assert Journal(third).unsettled() == []  # adopted once only
+    assert second.confirm(adopted[0], "7")
+    assert not third.confirm(pending, "7")  # a stale confirmation records nothing
+    assert second.members_among("7", [sha("a@example.com")]) == set()
+    second.close()
+    third.close()
 
 
-def test_a_forgotten_list_leaves_no_journal_behind(store_url: str) -> None:
-    """A list deleted in Ads Manager is forgotten with its accepted requests: none come back."""
-    store = Store.open(store_url)
-    store.journal(Accepted("7", "ADD", [sha("a@example.com")], None))
-    store.forget_list("549755885175", "vip (EMAIL)", "7")
+def test_the_sqlite_store_and_its_folder_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    folder = tmp_path / "state"
+    store = Store.open(f"sqlite:///{folder / 'store.db'}")
+    store.start_run()
     store.close()
-    reopened = Store.open(store_url)
-    assert reopened.members_among("7", [sha("a@example.com")]) == set()
-    reopened.close()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / "store.db").stat().st_mode) == 0o600
+    assert all(stat.S_IMODE(path.stat().st_mode) & 0o077 == 0 for path in folder.iterdir())

@@ -10,7 +10,6 @@ list and the operation but never a token or an identifier.
 from __future__ import annotations
 
 import email.utils
-import functools
 import logging
 import random
 import threading
@@ -19,8 +18,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,10 @@ DEFAULT_API_URL = "https://api.pinterest.com/v5"
 #: Statuses worth another try: rate limiting and server-side failures (contract, Semantics).
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 HTTP_TOO_MANY_REQUESTS = 429
+HTTP_NOT_FOUND = 404
+#: How long a call keeps trying to connect to a host that refuses, times out or does not
+#: resolve before the run stops (with the connect timeout, well within the contract's 60 s).
+CONNECT_BUDGET_SECONDS = 25.0
 #: Renewals one call may make (one per refused token) before the token counts as revoked.
 MAX_RENEWALS = 3
 #: customer_lists/list allows page_size 1..250 (spec, ``query_page_size``).
@@ -62,17 +67,6 @@ class PinterestError(Exception):
         self.request_id = request_id
         self.retries = retries
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle with the keyword parts too: the sender process hands its failures over."""
-        parts: dict[str, Any] = {
-            "status": self.status,
-            "code": self.code,
-            "message": self.message,
-            "request_id": self.request_id,
-            "retries": self.retries,
-        }
-        return functools.partial(type(self), **parts), (self.operation,)
-
     def __str__(self) -> str:
         """One line: what failed, Pinterest's answer, and the request id for support."""
         parts = [f"Pinterest refused {self.operation}"]
@@ -96,6 +90,37 @@ class AuthenticationError(PinterestError):
     def __str__(self) -> str:
         """Say what to do: re-authorise."""
         return super().__str__() + ". Re-authorise the Pinterest app and update access_token or refresh_token."
+
+
+class UnreachableError(PinterestError):
+    """No connection could be made to ``api_url``'s host: nothing was sent."""
+
+    def __init__(self, operation: str, *, url: str, reason: str, retries: int = 0) -> None:
+        """Keep the host and port, never the path or query."""
+        parts = urlsplit(url)
+        default_port = 443 if parts.scheme == "https" else 80
+        self.where = f"{parts.hostname}:{parts.port or default_port}"
+        super().__init__(operation, message=reason, retries=retries)
+
+    def __str__(self) -> str:
+        """One line naming host and port, and what to check."""
+        return (
+            f"Cannot reach {self.where} ({self.message}) while {self.operation}, after {self.retries} retries."
+            " Check api_url and the network (or start the emulator)."
+        )
+
+
+def connect_failure(exc: requests.RequestException) -> str | None:
+    """Why no connection was made (so nothing was sent), or None when it broke after sending."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return "connection timed out"
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    if isinstance(reason, NameResolutionError):
+        return "the host name does not resolve"
+    if isinstance(reason, NewConnectionError):
+        return "connection refused"
+    return None
 
 
 def _one_line(text: str) -> str:
@@ -211,10 +236,7 @@ class Credentials:
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """What a client is made of, resolved from the target's settings.
-
-    Picklable: the sender process makes its own client from it.
-    """
+    """What a client is made of, resolved from the target's settings."""
 
     api_url: str
     credentials: Credentials
@@ -254,7 +276,7 @@ class PinterestClient:
         requests_per_second: float | None = None,
         max_retry_seconds: float = 600.0,
         timeout: tuple[float, float] = TIMEOUT,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
     ) -> None:
         """Prepare the client; nothing is sent until the first call."""
         self.api_url = api_url.rstrip("/")
@@ -264,7 +286,8 @@ class PinterestClient:
         self._pacer = Pacer(requests_per_second)
         self._max_retry_seconds = max_retry_seconds
         self._timeout = timeout
-        self._sleep = sleep
+        self._cancelled = threading.Event()
+        self._sleep: Callable[[float], object] = sleep if sleep is not None else self._cancelled.wait
         self._local = threading.local()
         self.stats = CallStats()
 
@@ -290,6 +313,20 @@ class PinterestClient:
         finally:
             self._local.stats = None
 
+    def cancel(self) -> None:
+        """The run stops: no call retries or waits any more (one in flight finishes)."""
+        self._cancelled.set()
+
+    @contextmanager
+    def _not_counted_for_list(self) -> Iterator[None]:
+        """Calls made inside (token renewals) count for the run, not for the list at hand."""
+        saved = getattr(self._local, "stats", None)
+        self._local.stats = None
+        try:
+            yield
+        finally:
+            self._local.stats = saved
+
     def _count(self, *, requests: int = 0, retries: int = 0) -> None:
         self.stats.add(requests=requests, retries=retries)
         local: CallStats | None = getattr(self._local, "stats", None)
@@ -299,13 +336,14 @@ class PinterestClient:
     def _token(self) -> str:
         with self._token_lock:
             if self._access_token is None:
-                self._refresh_locked(None)
+                with self._not_counted_for_list():
+                    self._refresh_locked(None)
             assert self._access_token is not None  # noqa: S101 - set by the refresh above
             return self._access_token
 
     def renew_token(self, rejected: str | None) -> None:
         """Get a new access token, unless another thread already replaced ``rejected``."""
-        with self._token_lock:
+        with self._token_lock, self._not_counted_for_list():
             self._refresh_locked(rejected)
 
     def _refresh_locked(self, rejected: str | None) -> None:
@@ -349,7 +387,7 @@ class PinterestClient:
                 creds.on_rotate(rotated)
             logger.info("Pinterest rotated the refresh token; the new one is kept in the store.")
 
-    def _send(  # noqa: C901, PLR0913
+    def _send(  # noqa: C901, PLR0912, PLR0913, PLR0915 - one retry loop, every outcome of a call in one place
         self,
         method: str,
         path: str,
@@ -368,6 +406,7 @@ class PinterestClient:
         """
         url = self.api_url + path
         deadline = time.monotonic() + self._max_retry_seconds
+        connect_deadline: float | None = None
         attempt = 0
         # Tokens this call saw refused: each is renewed once. Another thread may renew in
         # between, and a short-lived token may expire again before this call retries.
@@ -396,7 +435,12 @@ class PinterestClient:
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 failure = type(exc).__name__
+                unreachable = connect_failure(exc)
+                if unreachable is not None:
+                    connect_deadline = connect_deadline or time.monotonic() + CONNECT_BUDGET_SECONDS
+                    failure = unreachable
             else:
+                connect_deadline = None
                 response = reply
                 if response.status_code < 400:  # noqa: PLR2004
                     return response
@@ -417,9 +461,14 @@ class PinterestClient:
                     self._pacer.hold(wait or self._pacer.interval)
             backoff = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311
             delay = max(backoff, wait or 0.0)
-            if time.monotonic() + delay > deadline:
+            give_up = min(deadline, connect_deadline or deadline)
+            if time.monotonic() + delay > give_up or self._cancelled.is_set():
+                if self._cancelled.is_set():
+                    failure += "; not retried, the run is stopping"
                 if response is not None:
                     raise error_from_response(operation, response, attempt)
+                if connect_deadline is not None:
+                    raise UnreachableError(operation, url=url, reason=failure, retries=attempt)
                 raise PinterestError(operation, message=f"no answer ({failure})", retries=attempt)
             attempt += 1
             self._count(retries=1)
@@ -467,6 +516,7 @@ class PinterestClient:
     def paginate(self, path: str, operation: str) -> Iterator[Mapping[str, Any]]:
         """Yield every item of a bookmark-paginated listing, all pages."""
         params: dict[str, Any] = {"page_size": MAX_PAGE_SIZE}
+        seen: set[str] = set()
         while True:
             page = self.request("GET", path, operation, params=params)
             if not isinstance(page, Mapping) or not isinstance(page.get("items"), list):
@@ -475,6 +525,14 @@ class PinterestClient:
             bookmark = page.get("bookmark")
             if not bookmark:
                 return
+            if str(bookmark) in seen:
+                # The SDK's paginators stop on a repeated token too: following it would loop.
+                raise PinterestError(
+                    operation,
+                    message=f"page {len(seen) + 1} repeats the bookmark of an earlier page; stopped instead of"
+                    " looping (is api_url a mock server?)",
+                )
+            seen.add(str(bookmark))
             params = {"page_size": MAX_PAGE_SIZE, "bookmark": bookmark}
 
     def ad_accounts(self) -> Iterator[Mapping[str, Any]]:
@@ -529,6 +587,11 @@ class PinterestClient:
             f"/ad_accounts/{ad_account_id}/customer_lists/{list_id}",
             f"reading customer list '{name}'",
         )
+        return result if isinstance(result, Mapping) else {}
+
+    def get_ad_account(self, ad_account_id: str) -> Mapping[str, Any]:
+        """The ad account: raises when Pinterest does not know it (404, code 2)."""
+        result = self.request("GET", f"/ad_accounts/{ad_account_id}", f"reading ad account {ad_account_id}")
         return result if isinstance(result, Mapping) else {}
 
     def audiences(self, ad_account_id: str) -> Iterator[Mapping[str, Any]]:

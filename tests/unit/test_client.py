@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
-import pickle
+import socket
 import time
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -23,6 +23,7 @@ from target_pinterest_audiences.pinterest.client import (
     Pacer,
     PinterestClient,
     PinterestError,
+    UnreachableError,
     retry_after_seconds,
 )
 
@@ -614,10 +615,45 @@ def test_pacer_hold_pauses_every_thread() -> None:
     assert time.monotonic() - started >= 0.25
 
 
-def test_errors_cross_to_the_reading_process_whole() -> None:
-    """The sender process pickles its failures; type, parts and line must survive."""
-    error = AuthenticationError("refreshing the access token", status=401, code=2, message="revoked", retries=1)
-    again = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own object
-    assert type(again) is AuthenticationError
-    assert (again.status, again.code, again.message, again.retries) == (401, 2, "revoked", 1)
-    assert str(again) == str(error)
+def test_a_repeated_page_bookmark_stops_the_listing_with_one_line(mocked: responses.RequestsMock) -> None:
+    """What Stoplight Prism serving the spec does: every page says bookmark "string"."""
+    for _ in range(2):
+        mocked.get(LISTS, json={"items": [{"id": "1", "name": "x"}], "bookmark": "string"})
+    client, _ = make_client()
+    with pytest.raises(PinterestError, match="repeats the bookmark of an earlier page") as caught:
+        list(client.customer_lists(ACCOUNT))
+    assert "\n" not in str(caught.value)
+    assert len(mocked.calls) == 2
+
+
+def test_nothing_listening_fails_within_the_budget_naming_host_and_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(client_module, "CONNECT_BUDGET_SECONDS", 0.5)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = PinterestClient(f"http://127.0.0.1:{port}/v5", Credentials(access_token=ACCESS), sleep=time.sleep)
+    started = time.monotonic()
+    with pytest.raises(UnreachableError) as caught:
+        client.get_ad_account(ACCOUNT)
+    assert time.monotonic() - started < 5
+    assert f"127.0.0.1:{port}" in str(caught.value)
+    assert "connection refused" in str(caught.value)
+
+
+def test_a_host_that_does_not_resolve_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client_module, "CONNECT_BUDGET_SECONDS", 0.5)
+    client = PinterestClient("https://nonexistent.invalid/v5", Credentials(access_token=ACCESS), sleep=time.sleep)
+    with pytest.raises(UnreachableError, match=r"nonexistent\.invalid:443 \(the host name does not resolve\)"):
+        client.get_ad_account(ACCOUNT)
+
+
+def test_a_cancelled_client_retries_no_more(mocked: responses.RequestsMock) -> None:
+    mocked.get(f"{API}/ad_accounts/1", status=503, json={"code": 4197, "message": "ramped down"})
+    client = PinterestClient(API, Credentials(access_token=ACCESS))
+    client.cancel()
+    started = time.monotonic()
+    with pytest.raises(PinterestError, match="HTTP 503"):
+        client.request("GET", "/ad_accounts/1", "reading")
+    assert time.monotonic() - started < 1

@@ -1,0 +1,236 @@
+"""Customer lists by name: found in the store or the account, made with their first records.
+
+One name is one list, also across parallel streams, runs and processes sharing a store:
+finding and making happen under the store's claim on the name. A list Pinterest says is
+gone (a 404 for it, confirmed by reading it and the ad account) is made again with every
+member the store knows, which stay under the old id until the new list holds them all.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from target_pinterest_audiences.pinterest.client import HTTP_NOT_FOUND, PinterestError
+from target_pinterest_audiences.store import StoredList
+from target_pinterest_audiences.write.plan import ADD, chunked
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from target_pinterest_audiences.pinterest.client import PinterestClient
+    from target_pinterest_audiences.report import ListReport, RunReport
+    from target_pinterest_audiences.store import Intent, Store
+    from target_pinterest_audiences.write.journal import Journal
+    from target_pinterest_audiences.write.send import WriteOptions
+
+logger = logging.getLogger(__name__)
+
+
+class WriteError(Exception):
+    """A run cannot go on; ``str()`` is the one line the user sees."""
+
+
+class ListGoneError(Exception):
+    """Pinterest confirmed a list gone; the write that found out is recorded as wanted."""
+
+    def __init__(self, stored: StoredList) -> None:
+        """Keep the list that is gone."""
+        super().__init__(stored.name)
+        self.stored = stored
+
+
+class Lists:
+    """Finds, makes, and makes again the run's customer lists."""
+
+    def __init__(
+        self,
+        options: WriteOptions,
+        store: Store,
+        client: PinterestClient | None,
+        journal: Journal | None,
+        report: RunReport,
+    ) -> None:
+        """``client`` and ``journal`` are None in a dry run: nothing is looked up or made."""
+        self.options = options
+        self.store = store
+        self.client = client
+        self.journal = journal
+        self.report = report
+        self._account: dict[str, Mapping[str, Any]] | None = None
+        self._account_lock = threading.Lock()
+
+    def account_list(self, name: str, *, fresh: bool = False) -> Mapping[str, Any] | None:
+        """The account's list of this name: every page is read once per run (again when ``fresh``)."""
+        assert self.client is not None  # noqa: S101 - never called in dry runs
+        with self._account_lock:
+            if self._account is None or fresh:
+                found: dict[str, Mapping[str, Any]] = {}
+                for item in self.client.customer_lists(self.options.ad_account_id):
+                    # The oldest of several same-named lists wins, as Pinterest lists them.
+                    found.setdefault(str(item.get("name")), item)
+                self._account = found
+            return self._account.get(name)
+
+    def resolve(  # noqa: PLR0913 - what a list is made of
+        self, name: str, audience: str, list_type: str, *, first: list[str], mark: int | None, row: ListReport
+    ) -> tuple[StoredList | None, int]:
+        """The list of this name, made with ``first`` records when it exists nowhere.
+
+        Returns the list (None when it exists nowhere and ``first`` is empty, or in a dry
+        run) and how many of ``first`` its creation took.
+        """
+        stored = self.store.get_list(self.options.ad_account_id, name)
+        if stored is not None and stored.gone and self.client is not None:
+            stored = self.make_again(stored)
+        if stored is None and self.client is not None:
+            with self.store.claim(self.options.ad_account_id, name):
+                stored = self.store.get_list(self.options.ad_account_id, name)
+                if stored is None:
+                    found = self.account_list(name)
+                    if found is not None:
+                        # Found, not made here: members added before the store saw it are unknown.
+                        stored = StoredList(
+                            self.options.ad_account_id,
+                            name,
+                            str(found["id"]),
+                            list_type,
+                            audience_id=None,
+                            members_known=False,
+                            audience=audience,
+                        )
+                        self.store.save_list(stored)
+                    elif first:
+                        return self._create(name, audience, list_type, first=first, mark=mark, row=row)
+        if stored is None:
+            return None, 0
+        if stored.list_type != list_type:
+            raise WriteError(
+                f"list_name_template gives the {stored.list_type} and {list_type} lists the one"
+                f" name '{name}'; put {{list_type}} in list_name_template"
+            )
+        return self.ensure_audience(stored), 0
+
+    def _create(  # noqa: PLR0913 - what a list is made of
+        self, name: str, audience: str, list_type: str, *, first: list[str], mark: int | None, row: ListReport
+    ) -> tuple[StoredList, int]:
+        """Make the list with its first records (under the caller's claim on the name)."""
+        assert self.client is not None  # noqa: S101 - not in dry runs
+        assert self.journal is not None  # noqa: S101
+        client = self.client
+        size = min(len(first), self.options.records_per_request)
+        while True:
+            chunk = first[:size]
+            try:
+                with client.counting() as calls:
+                    self.journal.write(
+                        ad_account_id=self.options.ad_account_id,
+                        name=name,
+                        audience=audience,
+                        list_type=list_type,
+                        list_id=None,
+                        operation=ADD,
+                        members=chunk,
+                        mark=mark,
+                        send=self.create_remote,
+                    )
+            except PinterestError as exc:
+                if not self.options.too_large(exc, chunk):
+                    raise
+                size = self.options.records_per_request
+                continue
+            finally:
+                self.report.count(row, requests=calls.requests, retries=calls.retries)
+            break
+        stored = self.store.get_list(self.options.ad_account_id, name)
+        assert stored is not None  # noqa: S101 - the confirmation saved it
+        logger.info("Created customer list '%s' (%s), id %s.", name, list_type, stored.list_id)
+        row.created = True
+        self.report.count(row, added=len(chunk))
+        return self.ensure_audience(stored, search=False), len(chunk)
+
+    def create_remote(self, intent: Intent) -> str:
+        """POST a new list with the intent's records; a lost answer is looked up, never repeated."""
+        assert self.client is not None  # noqa: S101 - not in dry runs
+        created = self.client.create_customer_list(
+            intent.ad_account_id, intent.name, intent.list_type, list(intent.members)
+        )
+        return str(created["id"])
+
+    def ensure_audience(self, stored: StoredList, *, search: bool = True) -> StoredList:
+        """Give a list its CUSTOMER_LIST audience when create_audience asks for one.
+
+        Also mends a list whose audience was never made (a run killed between the two calls):
+        an existing audience on the list is found first, so none is made twice. A list just
+        made has none: ``search`` False skips the look.
+        """
+        if self.client is None or not self.options.create_audience or stored.audience_id:
+            return stored
+        found = self.client.find_list_audience(stored.ad_account_id, stored.list_id) if search else None
+        made = found or self.client.create_audience(stored.ad_account_id, stored.name, stored.list_id)
+        if found is None:
+            logger.info("Created audience '%s' on customer list %s.", stored.name, stored.list_id)
+        stored = replace(stored, audience_id=str(made.get("id") or "") or None)
+        self.store.save_list(stored)
+        return stored
+
+    def is_gone(self, stored: StoredList) -> bool:
+        """Whether Pinterest really lost a list it answered 404 for.
+
+        The list is read back; a 404 for it is checked against the ad account, which answers
+        404 too when it is the account that is unknown (code 2): that stops the run.
+        """
+        assert self.client is not None  # noqa: S101 - not in dry runs
+        try:
+            self.client.get_customer_list(stored.ad_account_id, stored.list_id, stored.name)
+        except PinterestError as exc:
+            if exc.status != HTTP_NOT_FOUND:
+                raise
+            self.client.get_ad_account(stored.ad_account_id)  # raises when the account is unknown
+            return True
+        return False
+
+    def make_again(self, gone: StoredList) -> StoredList | None:
+        """Make a gone list again with every member the store knows, then move them to it.
+
+        Safe to repeat after a kill: the members stay under the old id until the new list
+        holds them all, and a list of the name made by an earlier try is found first. None
+        when there was no member to put back: the next member makes the list as new.
+        """
+        assert self.client is not None  # noqa: S101 - not in dry runs
+        client, options = self.client, self.options
+        with self.store.claim(options.ad_account_id, gone.name):
+            current = self.store.get_list(options.ad_account_id, gone.name)
+            if current is None or not current.gone:
+                return current
+            found = self.account_list(gone.name, fresh=True)
+            new_id = str(found["id"]) if found is not None else None
+            count, after = 0, ""
+            while page := self.store.unseen_members(gone.list_id, None, options.records_per_request, after):
+                after = page[-1]
+                for chunk in chunked(page, options.records_per_request):
+                    if new_id is None:
+                        created = client.create_customer_list(options.ad_account_id, gone.name, gone.list_type, chunk)
+                        new_id = str(created["id"])
+                    else:
+                        client.update_customer_list(options.ad_account_id, new_id, ADD, chunk, gone.name)
+                    count += len(chunk)
+            if new_id is None:
+                # Nothing to put back: the next member makes the list as new.
+                self.store.forget_list(gone)
+                logger.warning("Customer list '%s' (id %s) is gone at Pinterest.", gone.name, gone.list_id)
+                return None
+            self.store.replace_list(gone, new_id)
+        logger.warning(
+            "Customer list '%s' (id %s) is gone at Pinterest; made it again as id %s with the %d members the store"
+            " knows.",
+            gone.name,
+            gone.list_id,
+            new_id,
+            count,
+        )
+        stored = self.store.get_list(options.ad_account_id, gone.name)
+        assert stored is not None  # noqa: S101 - replace_list kept it
+        return self.ensure_audience(stored)

@@ -1,0 +1,102 @@
+"""Pure planning: pending signals and what the store knows become ADD and REMOVE requests."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+ADD = "ADD"
+REMOVE = "REMOVE"
+
+#: Signals of a batch: (audience, list type) -> {hashed identifier: is a member}.
+Changes = dict[tuple[str, str], dict[str, bool]]
+
+
+class Pending:
+    """The run's signals not sent yet, shared by every stream's sink.
+
+    One map for all streams, filled in input order: the last signal for an identifier wins
+    whichever stream carried it, and a drain (by any sink) takes all of it at once.
+    """
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self._changes: Changes = {}
+        self._lock = threading.Lock()
+
+    def add(self, audience: str, list_type: str, member: str, wanted: bool) -> None:  # noqa: FBT001
+        """Note the newest signal for one identifier of one list."""
+        signals = self._changes.get((audience, list_type))
+        if signals is None:
+            signals = self._changes[(audience, list_type)] = {}
+        signals[member] = wanted
+
+    def take(self) -> Changes:
+        """Everything pending, leaving nothing behind."""
+        with self._lock:
+            changes, self._changes = self._changes, {}
+        return changes
+
+    def __len__(self) -> int:
+        """How many signals wait."""
+        return sum(len(signals) for signals in self._changes.values())
+
+
+@dataclass
+class Plan:
+    """What one list's signals need: the writes, and what needs none."""
+
+    adds: list[str] = field(default_factory=list)
+    removes: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    """Signals that would not change the list (a member again, a non-member leaving). A
+    leave for a list that does not exist is no signal for it at all, and not counted."""
+    removals_not_sent: int = 0
+    """Removals ``add_only`` keeps back."""
+    seen: list[str] = field(default_factory=list)
+    """Known members signalled again: a mirror snapshot marks them without a write."""
+
+
+def plan(
+    signals: Mapping[str, bool],
+    known: set[str],
+    *,
+    list_exists: bool,
+    members_known: bool,
+    add_only: bool = False,
+) -> Plan:
+    """Split a list's signals into adds and removes against the members the store knows.
+
+    ``known`` are the signalled identifiers the store holds as members. Where the store saw
+    every member (``members_known``: the list was made here), removing an identifier it
+    does not hold changes nothing; for a list found in the account, earlier members are
+    unknown, so removals go. A removal from a list that does not exist changes nothing.
+    """
+    result = Plan()
+    for member, wanted in signals.items():
+        if wanted:
+            if member in known:
+                result.unchanged += 1
+                result.seen.append(member)
+            else:
+                result.adds.append(member)
+        elif not list_exists:
+            continue
+        elif member in known or not members_known:
+            if add_only:
+                result.removals_not_sent += 1
+            else:
+                result.removes.append(member)
+        else:
+            result.unchanged += 1
+    return result
+
+
+def chunked(items: list[str], size: int) -> Iterator[list[str]]:
+    """Consecutive slices of at most ``size`` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,380 @@
+"""Requests out: each list's planned writes through the journal, lists in parallel.
+
+One batch at a time, and a batch returns only when Pinterest accepted every write in it:
+the SDK emits a STATE only after the drain that sent it returns. Lists go in parallel
+threads (``parallel_requests``), each on its thread's keep-alive session, so Pinterest's
+latency overlaps; the client's pacing bounds the total rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from target_pinterest_audiences.pinterest.client import HTTP_NOT_FOUND, PinterestError
+from target_pinterest_audiences.write.journal import CrashPoints, Journal
+from target_pinterest_audiences.write.lists import ListGoneError, Lists, WriteError
+from target_pinterest_audiences.write.plan import ADD, REMOVE, chunked, plan
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from target_pinterest_audiences.pinterest.client import PinterestClient
+    from target_pinterest_audiences.report import ListReport, RunReport
+    from target_pinterest_audiences.store import Intent, Store, StoredList
+    from target_pinterest_audiences.write.plan import Changes
+
+logger = logging.getLogger(__name__)
+
+#: Pinterest's answer to a body it finds too large (RFC 9110 section 15.5.14).
+HTTP_TOO_LARGE = 413
+#: Times a PATCH answered 404 for a list that reads back fine is sent again before the run stops.
+SPURIOUS_404_TRIES = 3
+
+
+class MirrorRefusedError(WriteError):
+    """A mirror snapshot would remove too large a share of a list: likely a truncated input."""
+
+
+class StopRequestedError(Exception):
+    """The run was asked to stop (SIGINT/SIGTERM): no further write starts."""
+
+
+@dataclass
+class WriteOptions:
+    """The settings that shape writes; ``records_per_request`` shrinks after a 413."""
+
+    ad_account_id: str
+    list_name_template: str
+    records_per_request: int
+    sync_mode: str = "changes"
+    create_audience: bool = True
+    max_removal_fraction: float = 0.5
+    parallel_requests: int = 4
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def mirror(self) -> bool:
+        """Each snapshot of an audience is its whole membership."""
+        return self.sync_mode == "mirror"
+
+    def list_name(self, audience: str, list_type: str) -> str:
+        """The customer list name of an audience's list of one type."""
+        return self.list_name_template.format(audience=audience, list_type=list_type)
+
+    def too_large(self, exc: PinterestError, chunk: list[str]) -> bool:
+        """Whether a refusal means "too large" and splitting helps; later requests shrink too."""
+        if exc.status != HTTP_TOO_LARGE or len(chunk) < 2:  # noqa: PLR2004
+            return False
+        with self._lock:
+            self.records_per_request = min(self.records_per_request, len(chunk) // 2)
+        logger.warning(
+            "Pinterest refused %d records in one request as too large; sending at most %d per request from now on.",
+            len(chunk),
+            self.records_per_request,
+        )
+        return True
+
+
+class Writer:
+    """Brings Pinterest's lists in step with the run's signals, one batch at a time."""
+
+    def __init__(
+        self,
+        options: WriteOptions,
+        store: Store,
+        client: PinterestClient | None,
+        report: RunReport,
+        *,
+        crash: CrashPoints | None = None,
+    ) -> None:
+        """``client`` is None in a dry run: nothing is sent and the store is not written."""
+        self.options = options
+        self.store = store
+        self.client = client
+        self.report = report
+        self.journal = Journal(store, crash) if client is not None else None
+        self.lists = Lists(options, store, client, self.journal, report)
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._stopping = threading.Event()
+        # Mirror snapshots: a number per audience, growing across runs of one store.
+        self._mark_base = (store.run_id or 0) * 1_000_000
+        self._marks: dict[str, int] = {}
+        self._snapshots = 0
+        self._dry_seen: dict[str, set[str]] = {}
+
+    def _lock(self, name: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(name, threading.Lock())
+
+    def _mark(self, audience: str) -> int:
+        with self._guard:
+            if audience not in self._marks:
+                self._snapshots += 1  # a later snapshot of the audience gets a greater mark
+                self._marks[audience] = self._mark_base + self._snapshots
+            return self._marks[audience]
+
+    # -- recovery -------------------------------------------------------------------------
+
+    def settle(self) -> int:
+        """Send again the writes of runs that are gone whose answer never came; return how many.
+
+        Runs before anything else: a write that may have taken effect is made sure of, and
+        recorded, before this run plans against the store.
+        """
+        if self.journal is None:
+            left = [i for i in self.store.open_intents() if i.ad_account_id == self.options.ad_account_id]
+            if left:
+                logger.warning(
+                    "%d writes of an interrupted run are unsettled; the next real run settles them.", len(left)
+                )
+            return 0
+        settled = 0
+        for intent in self.journal.unsettled():
+            if intent.ad_account_id != self.options.ad_account_id:
+                continue  # another account's run settles its own
+            self._settle(intent)
+            settled += 1
+        if settled:
+            logger.info("Settled %d writes an interrupted run had left unconfirmed.", settled)
+        return settled
+
+    def _settle(self, intent: Intent) -> None:
+        assert self.client is not None  # noqa: S101 - only with a client
+        if intent.list_id is None:
+            # A create whose answer never came: the list exists if it took effect.
+            found = self.lists.account_list(intent.name, fresh=True)
+            if found is None:
+                self.store.drop_intent(intent)
+            else:
+                self.store.confirm(intent, str(found["id"]))
+            return
+        stored = self.store.get_list(intent.ad_account_id, intent.name)
+        if stored is None or stored.list_id != intent.list_id:
+            self.store.drop_intent(intent)  # a list the store let go of since
+            return
+        try:
+            self._patch(stored, intent)
+        except ListGoneError:
+            return  # recorded as wanted; the list is made again when next used
+        self.store.confirm(intent, stored.list_id)
+
+    # -- batches --------------------------------------------------------------------------
+
+    def write(self, changes: Changes) -> None:
+        """Send every list's changes; return only when Pinterest accepted them all."""
+        work = sorted(changes.items())
+        if len(work) < 2 or self.options.parallel_requests < 2 or self.client is None:  # noqa: PLR2004
+            for (audience, list_type), signals in work:
+                self.apply_list(audience, list_type, signals)
+            return
+        with self._guard:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.options.parallel_requests, thread_name_prefix="lists")
+        futures = [self._pool.submit(self.apply_list, a, k, s) for (a, k), s in work]
+        failure: BaseException | None = None
+        for future in futures:  # every list has its chance; then the first failure
+            exc = future.exception()
+            failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    def apply_list(self, audience: str, list_type: str, signals: Mapping[str, bool]) -> None:
+        """Bring one list in step with its signals."""
+        options = self.options
+        name = options.list_name(audience, list_type)
+        row = self.report.list_report(name, audience, list_type)
+        mark = self._mark(audience) if options.mirror else None
+        with self._lock(name):
+            self._check_stop()
+            first = [member for member, wanted in signals.items() if wanted]
+            stored, created = self.lists.resolve(name, audience, list_type, first=first, mark=mark, row=row)
+            if created:
+                taken = set(first[:created])
+                signals = {member: wanted for member, wanted in signals.items() if member not in taken}
+            known = self.store.members_among(stored.list_id, signals) if stored is not None else set()
+            planned = plan(
+                signals,
+                known,
+                list_exists=stored is not None or bool(created),
+                members_known=stored.members_known if stored is not None else True,
+                add_only=options.sync_mode == "add_only",
+            )
+            self.report.count(row, unchanged=planned.unchanged, removals_not_sent=planned.removals_not_sent)
+            if mark is not None and planned.seen:
+                self._note_seen(name, stored, planned.seen, mark)
+            if stored is None:
+                # A dry run, or a list to make: say what would happen.
+                if planned.adds:
+                    row.created = True
+                    self.report.count(row, added=len(planned.adds))
+                    if mark is not None:
+                        self._dry_seen.setdefault(name, set()).update(planned.adds)
+                return
+            row.id = stored.list_id
+            for chunk in chunked(planned.adds, options.records_per_request):
+                stored = self._send(stored, ADD, chunk, row, mark)
+            for chunk in chunked(planned.removes, options.records_per_request):
+                stored = self._send(stored, REMOVE, chunk, row, None)
+
+    def _note_seen(self, name: str, stored: StoredList | None, members: list[str], mark: int) -> None:
+        if self.client is None or stored is None:
+            self._dry_seen.setdefault(name, set()).update(members)
+        else:
+            self.store.mark_seen(stored.list_id, members, mark)
+
+    def _check_stop(self) -> None:
+        if self._stopping.is_set():
+            raise StopRequestedError
+
+    def _send(
+        self, stored: StoredList, operation: str, chunk: list[str], row: ListReport, mark: int | None
+    ) -> StoredList:
+        """One ADD or REMOVE through the journal; returns the list, made again if it was gone."""
+        key = "added" if operation == ADD else "removed"
+        if self.client is None or self.journal is None:
+            self.report.count(row, **{key: len(chunk)})
+            return stored
+        self._check_stop()
+        try:
+            with self.client.counting() as calls:
+                try:
+                    self.journal.write(
+                        ad_account_id=stored.ad_account_id,
+                        name=stored.name,
+                        audience=stored.audience or "",
+                        list_type=stored.list_type,
+                        list_id=stored.list_id,
+                        operation=operation,
+                        members=chunk,
+                        mark=mark,
+                        send=lambda intent: self._patch(stored, intent),
+                    )
+                finally:
+                    self.report.count(row, requests=calls.requests, retries=calls.retries)
+        except ListGoneError:
+            # The write is recorded as wanted; the list comes back with every member known.
+            made = self.lists.make_again(stored)
+            if made is None:
+                made, _ = self.lists.resolve(
+                    stored.name, stored.audience or "", stored.list_type, first=[], mark=mark, row=row
+                )
+            if made is None:
+                # Nothing to put back and this write removed: no list is needed.
+                self.report.count(row, **{key: len(chunk)})
+                return stored
+            row.id = made.list_id
+            self.report.count(row, **{key: len(chunk)})
+            return made
+        except PinterestError as exc:
+            if not self.options.too_large(exc, chunk):
+                raise
+            half = len(chunk) // 2
+            stored = self._send(stored, operation, chunk[:half], row, mark)
+            return self._send(stored, operation, chunk[half:], row, mark)
+        self.report.count(row, **{key: len(chunk)})
+        return stored
+
+    def _patch(self, stored: StoredList, intent: Intent) -> str:
+        """PATCH the intent's records; a 404 is checked before the list counts as gone."""
+        assert self.client is not None  # noqa: S101 - only with a client
+        for _ in range(SPURIOUS_404_TRIES):
+            try:
+                self.client.update_customer_list(
+                    stored.ad_account_id, stored.list_id, intent.operation, list(intent.members), stored.name
+                )
+            except PinterestError as exc:
+                if exc.status != HTTP_NOT_FOUND:
+                    raise
+                if self.lists.is_gone(stored):
+                    self.store.confirm(intent, stored.list_id, gone=True)
+                    raise ListGoneError(stored) from None
+                continue  # the list is there: Pinterest's 404 was a passing one
+            return stored.list_id
+        raise WriteError(
+            f"Pinterest answered 404 to {intent.operation} for customer list '{stored.name}' (id {stored.list_id})"
+            f" {SPURIOUS_404_TRIES} times, though reading the list finds it; run again later"
+        )
+
+    # -- mirror ---------------------------------------------------------------------------
+
+    def finish_snapshots(self, audiences: set[str] | None = None) -> None:
+        """End the mirror snapshots of these audiences (all open ones by default).
+
+        Every list of each audience loses the members the snapshot did not contain. All
+        lists are checked against ``max_removal_fraction`` first: a refusal removes nothing.
+        An audience absent from the run has no snapshot and is left alone.
+        """
+        if not self.options.mirror:
+            return
+        with self._guard:
+            chosen = set(self._marks) if audiences is None else set(audiences) & set(self._marks)
+            marks = {audience: self._marks.pop(audience) for audience in sorted(chosen)}
+        work: list[tuple[StoredList, ListReport, int]] = []
+        for audience, mark in marks.items():
+            for stored in self.store.lists_of_audience(self.options.ad_account_id, audience):
+                total = self.store.member_count(stored.list_id)
+                stale = self._unseen_count(stored, mark)
+                if stale > self.options.max_removal_fraction * total:
+                    raise MirrorRefusedError(
+                        f"Mirror refused for customer list '{stored.name}': the snapshot would remove {stale} of"
+                        f" its {total} known members ({stale / total:.0%}), more than max_removal_fraction"
+                        f" {self.options.max_removal_fraction:g}. Nothing was removed. If the input is complete,"
+                        " raise max_removal_fraction for this run."
+                    )
+                if stale:
+                    row = self.report.list_report(stored.name, audience, stored.list_type)
+                    work.append((stored, row, mark))
+        for stored, row, mark in work:
+            self._remove_unseen(stored, row, mark)
+
+    def _unseen_count(self, stored: StoredList, mark: int) -> int:
+        if self.client is not None:
+            return self.store.unseen_count(stored.list_id, mark)
+        seen = self._dry_seen.get(stored.name, set())
+        count, after = 0, ""
+        while page := self.store.unseen_members(stored.list_id, None, self.options.records_per_request, after):
+            after = page[-1]
+            count += sum(1 for member in page if member not in seen)
+        return count
+
+    def _remove_unseen(self, stored: StoredList, row: ListReport, mark: int) -> None:
+        row.id = stored.list_id
+        if self.client is None:
+            self.report.count(row, removed=self._unseen_count(stored, mark))
+            return
+        after = ""
+        while page := self.store.unseen_members(stored.list_id, mark, self.options.records_per_request, after):
+            after = page[-1]  # the next page starts after this one, recorded or not
+            stored = self._send(stored, REMOVE, page, row, None)
+
+    # -- the end --------------------------------------------------------------------------
+
+    def read_statuses(self) -> None:
+        """Ask Pinterest for the status of every list the run wrote (for TOO_SMALL)."""
+        if self.client is None:
+            return
+        for row in self.report.lists.values():
+            if row.id:
+                found = self.client.get_customer_list(self.options.ad_account_id, row.id, row.name)
+                status = found.get("status")
+                row.status = str(status) if status else None
+
+    def stop(self) -> None:
+        """Start no further write; wait for the ones in flight to be answered and confirmed."""
+        self._stopping.set()
+        if self.client is not None:
+            self.client.cancel()
+        self.close()
+
+    def close(self) -> None:
+        """Let the list threads go (after the writes in flight)."""
+        with self._guard:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
