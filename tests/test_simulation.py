@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
@@ -46,7 +46,7 @@ from conftest import ACCESS_TOKEN, AD_ACCOUNT, EXECUTABLE, openapi_path
 from model import MODES, Model, Signal, hashed, list_name, signal_of
 from pinterest_emulator import Faults, PinterestEmulator
 
-EXAMPLES = int(os.environ.get("SIMULATION_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("SIMULATION_EXAMPLES", "20"))
 SHRINK = os.environ.get("SIMULATION_SHRINK") == "1"
 SEED = os.environ.get("SIMULATION_SEED")
 #: CI (neither variable set) runs the same examples every time; the variables explore.
@@ -159,19 +159,26 @@ fault_plans = st.one_of(
     ),
 )
 
-crashes = st.one_of(
-    st.none(),
-    st.builds(Crash, st.sampled_from(CRASH_POINTS), st.integers(1, 4)),
-    st.builds(Crash, st.just("held"), st.integers(1, 20)),
-    # From the first request on: before it the target may still be starting Python (no handler yet).
-    st.builds(Crash, st.just("sigterm"), st.integers(1, 15)),
-)
+CRASH_KINDS = (None, *CRASH_POINTS, "held", "sigterm")
+#: The n each kind counts to: times a point is reached; the request whose answer is held;
+#: requests answered before SIGTERM (from the first on: before it the target may still be
+#: starting Python, with no handler installed).
+CRASH_COUNTS = {"held": (1, 12), "sigterm": (1, 10)}
+
+
+@st.composite
+def crashes(draw: st.DrawFn) -> Crash | None:
+    kind = draw(st.sampled_from(CRASH_KINDS))  # each kind equally often
+    if kind is None:
+        return None
+    low, high = CRASH_COUNTS.get(kind, (1, 3))
+    return Crash(kind, draw(st.integers(low, high)))
 
 
 @st.composite
 def runs(draw: st.DrawFn) -> Run:
     mode = draw(st.sampled_from(MODES))
-    body = draw(st.lists(records(mode), min_size=1, max_size=24))
+    body = draw(st.lists(records(mode), min_size=3, max_size=24))
     states = draw(st.sets(st.integers(0, len(body) - 1)))
     return Run(
         mode=mode,
@@ -182,7 +189,7 @@ def runs(draw: st.DrawFn) -> Run:
         parallel_requests=draw(st.integers(1, 4)),
         faults=draw(fault_plans),
         delete_before=tuple(draw(st.sets(st.sampled_from(AUDIENCES), max_size=2))),
-        crash=draw(crashes),
+        crash=draw(crashes()),
     )
 
 
@@ -325,8 +332,12 @@ class Simulation:
             if list_name(audience) in held:
                 self.emulator.delete_list(held[list_name(audience)])
                 self.model.delete_list(audience)
-        self.emulator.faults = run.faults.faults()
+        faults = run.faults.faults()
+        if run.crash is not None and run.crash.kind == "sigterm":
+            faults.latency_seconds = 0.03  # so that SIGTERM finds the run mid-way
+        self.emulator.faults = faults
         first = self.launch(run, singer_input(run_index, run), run.crash)
+        event(f"{run.crash.kind if run.crash else 'no crash'}: exit {first.returncode}")  # --hypothesis-show-statistics
         self.emulator.faults = Faults()
         positions = self.check_states(run_index, run, first)
         self.check_cut_short(run, first)
