@@ -226,8 +226,8 @@ class Launch:
     states: list[dict[str, Any]]
     stderr: str
     report: dict[str, Any] | None
-    answered_writes: int
-    """Customer-list creates and updates whose 2xx answer reached the target."""
+    answered_writes: list[str]
+    """Customer-list creates and updates whose 2xx answer reached the target (request number, method)."""
 
 
 class Simulation:
@@ -289,7 +289,7 @@ class Simulation:
             for request in self.emulator.requests[seen:]
             if request.method in {"POST", "PATCH"}
             and "/customer_lists" in request.path
-            and request.status < 300
+            and 200 <= request.status < 300  # 0: dropped before it took effect
             and request.fault not in {"drop_after_effect", "hold_after_effect"}
         ]
         text_out = out_file.read_text()
@@ -300,7 +300,7 @@ class Simulation:
             [json.loads(line) for line in complete.splitlines() if line.strip()],
             err_file.read_text(),
             report,
-            len(writes),
+            [f"#{request.number} {request.method} {request.path.rsplit('/', 1)[-1]}" for request in writes],
         )
 
     def _drive(self, proc: subprocess.Popen[bytes], crash: Crash | None, seen: int) -> int:
@@ -382,11 +382,11 @@ class Simulation:
         if code == 143:  # SIGTERM: settled, reported, exited
             assert launch.report is not None, "SIGTERM: no report written"
             assert launch.report.get("status") == "interrupted", launch.report.get("status")
-        if crash is not None and crash.kind in CRASH_POINTS and launch.answered_writes >= crash.n:
+        if crash is not None and crash.kind in CRASH_POINTS and len(launch.answered_writes) >= crash.n:
             # Each list write whose answer came back passed all three points once.
             assert code == -signal.SIGKILL, (
                 f"_crash_at {crash.kind}:{crash.n} was not honoured "
-                f"({launch.answered_writes} list writes answered 2xx, exit {code})"
+                f"(list writes answered 2xx: {launch.answered_writes}; exit {code})"
             )
 
 
