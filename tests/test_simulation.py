@@ -335,6 +335,8 @@ class Simulation:
         faults = run.faults.faults()
         if run.crash is not None and run.crash.kind == "sigterm":
             faults.latency_seconds = 0.03  # so that SIGTERM finds the run mid-way
+        if run.crash is not None and run.crash.kind == "held":
+            faults.hold_after_effect_nth[run.crash.n] = 60.0  # applied; the answer waits for the kill
         self.emulator.faults = faults
         first = self.launch(run, singer_input(run_index, run), run.crash)
         event(f"{run.crash.kind if run.crash else 'no crash'}: exit {first.returncode}")  # --hypothesis-show-statistics
