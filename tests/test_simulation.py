@@ -308,7 +308,9 @@ class Simulation:
         deadline = time.monotonic() + RUN_SECONDS
         if crash is not None and crash.kind == "held":
             while proc.poll() is None and time.monotonic() < deadline:
-                if self.emulator.wait_applied(crash.n, timeout=0.02):
+                applied = self.emulator.wait_applied(crash.n, timeout=0.02)
+                # Refused requests are held too (recorded, answer pending): kill then as well.
+                if applied or any(request.number == crash.n for request in self.emulator.requests[seen:]):
                     os.killpg(proc.pid, signal.SIGKILL)
                     break
         elif crash is not None and crash.kind == "sigterm":
