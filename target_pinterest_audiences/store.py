@@ -560,6 +560,19 @@ class Store:
                 .values(list_id=new_id, gone=False, audience_id=None)
             )
 
+    def mark_gone(self, stored: StoredList) -> None:
+        """Pinterest confirmed the list gone: it is made again with the members kept here."""
+        with self._writing() as conn:
+            conn.execute(
+                sa.update(customer_lists)
+                .where(
+                    customer_lists.c.ad_account_id == stored.ad_account_id,
+                    customer_lists.c.name == stored.name,
+                    customer_lists.c.list_id == stored.list_id,
+                )
+                .values(gone=True)
+            )
+
     def forget_list(self, stored: StoredList) -> None:
         """Drop a list that is gone and had no member to put back."""
         with self._writing() as conn:

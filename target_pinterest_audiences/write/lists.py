@@ -191,7 +191,8 @@ class Lists:
         when there was no member to put back: the next member makes the list as new.
         """
         assert self.client is not None  # noqa: S101 - not in dry runs
-        client, options = self.client, self.options
+        assert self.journal is not None  # noqa: S101
+        client, options, crash = self.client, self.options, self.journal.crash
         with self.store.claim(options.ad_account_id, gone.name):
             current = self.store.get_list(options.ad_account_id, gone.name)
             if current is None or not current.gone:
@@ -202,11 +203,17 @@ class Lists:
             while page := self.store.unseen_members(gone.list_id, None, options.records_per_request, after):
                 after = page[-1]
                 for chunk in chunked(page, options.records_per_request):
+                    # No intent: until the move below the store still says "gone", so a kill
+                    # anywhere here repeats the whole rebuild. The crash points still mark
+                    # the moments of each write, for the tests that aim kills at them.
+                    crash.reach("before_intent")
+                    crash.reach("after_intent")
                     if new_id is None:
                         created = client.create_customer_list(options.ad_account_id, gone.name, gone.list_type, chunk)
                         new_id = str(created["id"])
                     else:
                         client.update_customer_list(options.ad_account_id, new_id, ADD, chunk, gone.name)
+                    crash.reach("after_answer")
                     count += len(chunk)
             if new_id is None:
                 # Nothing to put back: the next member makes the list as new.

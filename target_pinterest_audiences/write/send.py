@@ -380,9 +380,31 @@ class Writer:
             return
         for row in self.report.lists.values():
             if row.id:
-                found = self.client.get_customer_list(self.options.ad_account_id, row.id, row.name)
+                try:
+                    found = self.client.get_customer_list(self.options.ad_account_id, row.id, row.name)
+                except PinterestError as exc:
+                    if exc.status != HTTP_NOT_FOUND:
+                        raise
+                    found = self._found_again(row)
                 status = found.get("status")
                 row.status = str(status) if status else None
+
+    def _found_again(self, row: ListReport) -> Mapping[str, object]:
+        """A list the run spoke of but sent nothing to, gone at Pinterest: made again, then read.
+
+        Its members are still wanted (the run did not say otherwise), so it comes back with
+        every member the store knows, as a list found gone by a write does.
+        """
+        assert self.client is not None  # noqa: S101 - only with a client
+        stored = self.store.get_list(self.options.ad_account_id, row.name)
+        if stored is None or stored.list_id != row.id or not self.lists.is_gone(stored):
+            raise WriteError(f"Pinterest answered 404 reading customer list '{row.name}' (id {row.id}); run again")
+        self.store.mark_gone(stored)
+        made = self.lists.make_again(stored)
+        row.id = made.list_id if made is not None else None
+        if made is None:
+            return {}
+        return self.client.get_customer_list(self.options.ad_account_id, made.list_id, made.name)
 
     def stop(self) -> None:
         """Start no further write; wait for the ones in flight to be answered and confirmed."""
