@@ -563,15 +563,19 @@ class Store:
     def mark_gone(self, stored: StoredList) -> None:
         """Pinterest confirmed the list gone: it is made again with the members kept here."""
         with self._writing() as conn:
-            conn.execute(
-                sa.update(customer_lists)
-                .where(
-                    customer_lists.c.ad_account_id == stored.ad_account_id,
-                    customer_lists.c.name == stored.name,
-                    customer_lists.c.list_id == stored.list_id,
-                )
-                .values(gone=True)
+            self._set_gone(conn, stored.ad_account_id, stored.name, stored.list_id)
+
+    @staticmethod
+    def _set_gone(conn: Connection, ad_account_id: str, name: str, list_id: str) -> None:
+        conn.execute(
+            sa.update(customer_lists)
+            .where(
+                customer_lists.c.ad_account_id == ad_account_id,
+                customer_lists.c.name == name,
+                customer_lists.c.list_id == list_id,
             )
+            .values(gone=True)
+        )
 
     def forget_list(self, stored: StoredList) -> None:
         """Drop a list that is gone and had no member to put back."""
@@ -763,11 +767,7 @@ class Store:
                 )
             self._apply(conn, list_id, intent.operation, list(intent.members), intent.mark)
             if gone:
-                conn.execute(
-                    sa.update(customer_lists)
-                    .where(customer_lists.c.ad_account_id == intent.ad_account_id, customer_lists.c.name == intent.name)
-                    .values(gone=True)
-                )
+                self._set_gone(conn, intent.ad_account_id, intent.name, list_id)
         return True
 
     def drop_intent(self, intent: Intent) -> None:
