@@ -546,6 +546,13 @@ class Store:
     def replace_list(self, stored: StoredList, new_id: str) -> None:
         """A gone list was made again under ``new_id`` with every member: move them over."""
         with self._writing() as conn:
+            if new_id == stored.list_id:  # it was not gone after all: nothing to move
+                conn.execute(
+                    sa.update(customer_lists)
+                    .where(customer_lists.c.ad_account_id == stored.ad_account_id, customer_lists.c.name == stored.name)
+                    .values(gone=False)
+                )
+                return
             conn.execute(
                 sa.text(
                     "INSERT INTO list_members (list_id, member, seen) SELECT :new, member, seen FROM list_members"

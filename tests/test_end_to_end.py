@@ -368,3 +368,22 @@ def test_small_batches_end_with_the_same_lists(
     assert max(sent) <= 5
     assert sum(sent) == 25
     assert result.states == [{"done": True}]
+
+
+def test_a_passing_404_when_a_list_is_read_back_forgets_nothing(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """The run's first request reads the known list back and gets a one-off 404 for it: the list
+    is still in the account's pages, so it is not made again and the store keeps its members."""
+    names = [f"user{i}@example.com" for i in range(4)]
+    joined = [{"audience": "vip", "email": name} for name in names]
+    assert run_target(target_config, singer_lines("rows", joined), tmp_path).returncode == 0
+    (before,) = emulator.customer_lists()
+    emulator.faults = Faults(not_found_nth={1})
+    left = [{"audience": "vip", "email": name, "in_audience": False} for name in names[:3]]
+    result = run_target(target_config, singer_lines("rows", left), tmp_path)
+    assert result.returncode == 0, result.last_line
+    assert emulator.fault_counts.get("not_found") == 1
+    (after,) = emulator.customer_lists()
+    assert after.id == before.id
+    assert held(emulator) == {"vip (EMAIL)": frozenset({sha(names[3])})}

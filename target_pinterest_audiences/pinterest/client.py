@@ -596,11 +596,6 @@ class PinterestClient:
         )
         return result if isinstance(result, Mapping) else {}
 
-    def get_ad_account(self, ad_account_id: str) -> Mapping[str, Any]:
-        """The ad account: raises when Pinterest does not know it (404, code 2)."""
-        result = self.request("GET", f"/ad_accounts/{ad_account_id}", f"reading ad account {ad_account_id}")
-        return result if isinstance(result, Mapping) else {}
-
     def audiences(self, ad_account_id: str) -> Iterator[Mapping[str, Any]]:
         """Every audience of an ad account."""
         return self.paginate(f"/ad_accounts/{ad_account_id}/audiences", "listing audiences")

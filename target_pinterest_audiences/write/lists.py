@@ -61,6 +61,7 @@ class Lists:
         self.report = report
         self._account: dict[str, Mapping[str, Any]] | None = None
         self._account_lock = threading.Lock()
+        self._checked: set[str] = set()
 
     def account_list(self, name: str, *, fresh: bool = False) -> Mapping[str, Any] | None:
         """The account's list of this name: every page is read once per run (again when ``fresh``)."""
@@ -83,6 +84,14 @@ class Lists:
         run) and how many of ``first`` its creation took.
         """
         stored = self.store.get_list(self.options.ad_account_id, name)
+        if stored is not None and self.client is not None and name not in self._checked:
+            # Once a run, a list the store knows is read back before it is written or left
+            # as it is: one deleted in Ads Manager comes back, with every member the store
+            # knows, as soon as the input speaks of it again (a change or not).
+            self._checked.add(name)
+            if not stored.gone and self.is_gone(stored):
+                self.store.mark_gone(stored)
+                stored = replace(stored, gone=True)
         if stored is not None and stored.gone and self.client is not None:
             stored = self.make_again(stored)
         if stored is None and self.client is not None:
@@ -168,10 +177,11 @@ class Lists:
         return stored
 
     def is_gone(self, stored: StoredList) -> bool:
-        """Whether Pinterest really lost a list it answered 404 for.
+        """Whether Pinterest really lost a list: a 404 reading it, and no such id in the account.
 
-        The list is read back; a 404 for it is checked against the ad account, which answers
-        404 too when it is the account that is unknown (code 2): that stops the run.
+        One 404 may pass (Pinterest answered one for a live list), so the account's list pages
+        have the last word; they answer 404 (code 2) themselves when it is the ad account that
+        is unknown, which stops the run.
         """
         assert self.client is not None  # noqa: S101 - not in dry runs
         try:
@@ -179,8 +189,9 @@ class Lists:
         except PinterestError as exc:
             if exc.status != HTTP_NOT_FOUND:
                 raise
-            self.client.get_ad_account(stored.ad_account_id)  # raises when the account is unknown
-            return True
+            self.account_list(stored.name, fresh=True)
+            assert self._account is not None  # noqa: S101 - just read
+            return all(str(item.get("id")) != stored.list_id for item in self._account.values())
         return False
 
     def make_again(self, gone: StoredList) -> StoredList | None:

@@ -639,7 +639,7 @@ def test_nothing_listening_fails_within_the_budget_naming_host_and_port(
     client = PinterestClient(f"http://127.0.0.1:{port}/v5", Credentials(access_token=ACCESS), sleep=time.sleep)
     started = time.monotonic()
     with pytest.raises(UnreachableError) as caught:
-        client.get_ad_account(ACCOUNT)
+        client.request("GET", f"/ad_accounts/{ACCOUNT}", "reading the ad account")
     assert time.monotonic() - started < 5
     assert f"127.0.0.1:{port}" in str(caught.value)
     assert "connection refused" in str(caught.value)
@@ -649,7 +649,7 @@ def test_a_host_that_does_not_resolve_is_named(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(client_module, "CONNECT_BUDGET_SECONDS", 0.5)
     client = PinterestClient("https://nonexistent.invalid/v5", Credentials(access_token=ACCESS), sleep=time.sleep)
     with pytest.raises(UnreachableError, match=r"nonexistent\.invalid:443 \(the host name does not resolve\)"):
-        client.get_ad_account(ACCOUNT)
+        client.request("GET", f"/ad_accounts/{ACCOUNT}", "reading the ad account")
 
 
 def test_a_cancelled_client_retries_no_more(mocked: responses.RequestsMock) -> None:
@@ -666,4 +666,4 @@ def test_a_404_from_an_api_url_without_v5_says_so(mocked: responses.RequestsMock
     mocked.get("https://api.example.test/ad_accounts/1", status=404, json={"code": 404, "message": "Not found"})
     client = PinterestClient("https://api.example.test", Credentials(access_token=ACCESS))
     with pytest.raises(PinterestError, match=r"api_url does not end in /v5, as https://api\.pinterest\.com/v5 does"):
-        client.get_ad_account("1")
+        client.request("GET", "/ad_accounts/1", "reading the ad account")
