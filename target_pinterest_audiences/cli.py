@@ -3,30 +3,43 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+from typing import TYPE_CHECKING
 
-from target_pinterest_audiences.pinterest.client import PinterestError
-from target_pinterest_audiences.reader import INPUT_ERRORS
-from target_pinterest_audiences.settings import ConfigFileError, SettingsError
-from target_pinterest_audiences.store import StoreError
-from target_pinterest_audiences.target import TargetPinterestAudiences
-from target_pinterest_audiences.write.lists import WriteError
+if TYPE_CHECKING:
+    import types
 
 #: Longer messages are cut: a line is for reading, the DEBUG log has the rest.
 MAX_LINE = 500
 #: A --config file that cannot be used is a mistake on the command line, as click's own are.
 USAGE_ERROR = 2
 
-USER_ERRORS = (SettingsError, PinterestError, StoreError, WriteError, *INPUT_ERRORS)
+
+def _stop_at_once(signum: int, frame: types.FrameType | None) -> None:
+    """SIGINT/SIGTERM before the target is made: nothing was read or sent, so just stop."""
+    del frame
+    raise SystemExit(128 + signum)
 
 
 def main() -> None:
     """Run the target; a failure ends with one line on stderr and exit code 1."""
+    # Before the imports (the SDK takes most of a second): a cancelled job exits 130/143
+    # even this early. The target installs its own handlers when it is made.
+    signal.signal(signal.SIGINT, _stop_at_once)
+    signal.signal(signal.SIGTERM, _stop_at_once)
+    from target_pinterest_audiences.pinterest.client import PinterestError  # noqa: PLC0415 - see above
+    from target_pinterest_audiences.reader import INPUT_ERRORS  # noqa: PLC0415
+    from target_pinterest_audiences.settings import ConfigFileError, SettingsError  # noqa: PLC0415
+    from target_pinterest_audiences.store import StoreError  # noqa: PLC0415
+    from target_pinterest_audiences.target import TargetPinterestAudiences  # noqa: PLC0415
+    from target_pinterest_audiences.write.lists import WriteError  # noqa: PLC0415
+
     try:
         TargetPinterestAudiences.cli()
     except ConfigFileError as exc:
         fail(str(exc), code=USAGE_ERROR)
-    except USER_ERRORS as exc:
+    except (SettingsError, PinterestError, StoreError, WriteError, *INPUT_ERRORS) as exc:
         fail(str(exc))
     except Exception as exc:
         if logging.getLogger().isEnabledFor(logging.DEBUG):

@@ -377,8 +377,12 @@ class Store:
                     engine = sa.create_engine(parsed, connect_args={"timeout": 60})
                 sa.event.listen(engine, "connect", _sqlite_pragmas)
             else:
+                # The URL's own options (?options=-csearch_path=...) are kept, the lock timeout added.
+                options = " ".join([str(parsed.query.get("options") or ""), f"-c lock_timeout={LOCK_TIMEOUT_MS}"])
                 engine = sa.create_engine(
-                    parsed, pool_pre_ping=True, connect_args={"options": f"-c lock_timeout={LOCK_TIMEOUT_MS}"}
+                    parsed.difference_update_query(["options"]),
+                    pool_pre_ping=True,
+                    connect_args={"options": options.strip()},
                 )
             store = cls(engine, read_only=read_only, url=url, new=new)
             store._prepare()

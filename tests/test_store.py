@@ -366,3 +366,24 @@ def test_the_sqlite_store_and_its_folder_are_readable_by_their_owner_only(tmp_pa
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert stat.S_IMODE((folder / "store.db").stat().st_mode) == 0o600
     assert all(stat.S_IMODE(path.stat().st_mode) & 0o077 == 0 for path in folder.iterdir())
+
+
+def test_postgresql_url_options_are_kept_beside_the_lock_timeout() -> None:
+    """A store_url's own ?options= (here a schema of its own) still applies."""
+    if not POSTGRES_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test the PostgreSQL store: set TEST_POSTGRES_URL (.ci/run starts a server)")
+        pytest.skip("no PostgreSQL server: set TEST_POSTGRES_URL to run these")
+    engine = sa.create_engine(POSTGRES_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA IF EXISTS tpa_own CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA tpa_own"))
+    store = Store.open(POSTGRES_URL + "?options=-csearch_path%3Dtpa_own")
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("SHOW lock_timeout")).scalar() == "30s"
+    store.close()
+    with engine.begin() as conn:
+        tables = conn.execute(sa.text("SELECT count(*) FROM pg_tables WHERE schemaname = 'tpa_own'")).scalar()
+        conn.execute(sa.text("DROP SCHEMA tpa_own CASCADE"))
+    engine.dispose()
+    assert tables == len(metadata.tables)
