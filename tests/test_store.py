@@ -28,14 +28,19 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
+    engine = sa.create_engine(postgres_url())
+    with engine.begin() as conn:
+        metadata.drop_all(conn)
+    engine.dispose()
+    return postgres_url()
+
+
+def postgres_url() -> str:
+    """TEST_POSTGRES_URL; a skip without it locally, a failure under CI."""
     if not POSTGRES_URL:
         if os.environ.get("CI"):
             pytest.fail("CI must test the PostgreSQL store: set TEST_POSTGRES_URL (.ci/run starts a server)")
         pytest.skip("no PostgreSQL server: set TEST_POSTGRES_URL to run these")
-    engine = sa.create_engine(POSTGRES_URL)
-    with engine.begin() as conn:
-        metadata.drop_all(conn)
-    engine.dispose()
     return POSTGRES_URL
 
 
@@ -370,15 +375,12 @@ def test_the_sqlite_store_and_its_folder_are_readable_by_their_owner_only(tmp_pa
 
 def test_postgresql_url_options_are_kept_beside_the_lock_timeout() -> None:
     """A store_url's own ?options= (here a schema of its own) still applies."""
-    if not POSTGRES_URL:
-        if os.environ.get("CI"):
-            pytest.fail("CI must test the PostgreSQL store: set TEST_POSTGRES_URL (.ci/run starts a server)")
-        pytest.skip("no PostgreSQL server: set TEST_POSTGRES_URL to run these")
-    engine = sa.create_engine(POSTGRES_URL)
+    url = postgres_url()
+    engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP SCHEMA IF EXISTS tpa_own CASCADE"))
         conn.execute(sa.text("CREATE SCHEMA tpa_own"))
-    store = Store.open(POSTGRES_URL + "?options=-csearch_path%3Dtpa_own")
+    store = Store.open(url + "?options=-csearch_path%3Dtpa_own")
     with store.engine.connect() as conn:
         assert conn.execute(sa.text("SHOW lock_timeout")).scalar() == "30s"
     store.close()
