@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from pinterest_emulator.errors import ApiError, error_for_status, invalid, list_not_found
 from pinterest_emulator.faults import NO_FAULT, FaultDecision, Faults, Quota, decide_fault
-from pinterest_emulator.oauth import Tokens, TokenUsedUpError
+from pinterest_emulator.oauth import Tokens, TokenUsedUpError, consent_html
 from pinterest_emulator.openapi_check import check_body, spec_validator
 from pinterest_emulator.paging import check_id, one, paginate
 from pinterest_emulator.server import EmulatorServer, Response, error_response, odd_reply, parse_body
@@ -75,8 +75,14 @@ class PinterestEmulator:
         rotate_refresh_tokens: bool = False,
         openapi_path: str | Path | None = None,
         faults: Faults | None = None,
+        consent_page: bool = False,
     ) -> None:
-        """Configure; nothing listens until ``start()``."""
+        """Configure; nothing listens until ``start()``.
+
+        ``consent_page``: ``GET /oauth/`` shows a page with Allow and Deny (as Pinterest asks a
+        user to consent) instead of approving at once, for tests that drive a real browser.
+        """
+        self._consent_page = consent_page
         self._host = host
         self._port = port
         self._accounts = AdAccounts(tuple(check_id(a, "ad_account_id") for a in ad_account_ids))
@@ -388,9 +394,25 @@ class PinterestEmulator:
             raise list_not_found()
         return None
 
-    def _handle_root(self, method: str, path: str, query: dict[str, list[str]]) -> Response:
-        if path in {"/oauth", "/oauth/"} and method == "GET":
+    def _authorize_page(self, path: str, query: dict[str, list[str]]) -> Response:
+        """Pinterest's authorize page: at once a redirect with a code, or a consent page.
+
+        With ``consent_page``, its Allow and Deny redirect with a code or ``error=access_denied``.
+        """
+        if path in {"/oauth", "/oauth/"}:
+            location = self._tokens.authorize(query)  # also checks the request: a bad one gets no page
+            if self._consent_page:
+                return Response(200, None, {}, raw=("text/html; charset=utf-8", consent_html(query)))
+            return Response(302, None, {"Location": location})
+        if path == "/oauth/allow":
             return Response(302, None, {"Location": self._tokens.authorize(query)})
+        if path == "/oauth/deny":
+            return Response(302, None, {"Location": self._tokens.deny(query)})
+        raise ApiError(404, 404, "Not found")
+
+    def _handle_root(self, method: str, path: str, query: dict[str, list[str]]) -> Response:
+        if path.startswith("/oauth") and method == "GET":
+            return self._authorize_page(path, query)
         if path == "/_emulator/state" and method == "GET":
             return Response(200, self.state(), {})
         if path == "/_emulator/reset" and method == "POST":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import html
 import secrets
 import threading
 import time
@@ -34,6 +35,28 @@ SCOPE = "ads:read,ads:write"
 
 class TokenUsedUpError(ApiError):
     """The 401 of an access token used ``Faults.access_token_max_uses`` times."""
+
+
+def consent_html(query: dict[str, list[str]]) -> bytes:
+    """The page that asks the user to let the app reach their ad accounts: Allow or Deny."""
+    carried = "".join(
+        f'<input type="hidden" name="{html.escape(key, quote=True)}" value="{html.escape(values[0], quote=True)}">'
+        for key, values in query.items()
+        if values
+    )
+    scope = html.escape(one(query, "scope") or "")
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Pinterest emulator: give access</title></head>
+<body style="font-family: sans-serif; max-width: 32em; margin: 4em auto">
+<h1>Give access to your Pinterest account?</h1>
+<p>An app (client id {html.escape(one(query, "client_id") or "")}) asks for: <strong>{scope}</strong>.</p>
+<p>This is the local Pinterest emulator: nothing leaves this machine.</p>
+<form action="/oauth/allow" method="get" style="display: inline">
+{carried}<button type="submit" id="allow">Allow</button></form>
+<form action="/oauth/deny" method="get" style="display: inline">
+{carried}<button type="submit" id="deny">Deny</button></form>
+</body></html>"""
+    return page.encode()
 
 
 def _unauthorized() -> ApiError:
@@ -122,6 +145,19 @@ class Tokens:
         with self._lock:
             self._codes[code] = redirect_uri
         params = {"code": code}
+        state = one(query, "state")
+        if state is not None:
+            params["state"] = state
+        parts = urlsplit(redirect_uri)
+        joined = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
+        return urlunsplit(parts._replace(query=joined))
+
+    def deny(self, query: dict[str, list[str]]) -> str:
+        """The redirect of a user who pressed Deny: ``error=access_denied`` (RFC 6749 4.1.2.1)."""
+        redirect_uri = one(query, "redirect_uri")
+        if not redirect_uri:
+            raise invalid("redirect_uri is required")
+        params = {"error": "access_denied"}
         state = one(query, "state")
         if state is not None:
             params["state"] = state

@@ -18,10 +18,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from conftest import AD_ACCOUNT
 from pinterest_emulator import PinterestEmulator
 from target_pinterest_audiences.pinterest.tokens import load_refresh_token, token_key
 from target_pinterest_audiences.store import Store
@@ -110,24 +111,32 @@ def shoot(driver: webdriver.Chrome, name: str) -> Path:  # type: ignore[name-def
     return path
 
 
-def consent(driver: webdriver.Chrome, emulator: PinterestEmulator) -> None:  # type: ignore[name-defined]
-    """On a consent page (still at the authorize URL), keep a screenshot and press its Allow button."""
-    from selenium.webdriver.common.by import By  # noqa: PLC0415
+@pytest.fixture
+def emulator() -> Iterator[PinterestEmulator]:
+    """An emulator whose authorize page asks for consent, as Pinterest's does."""
+    with PinterestEmulator(ad_account_ids=(AD_ACCOUNT,), consent_page=True) as emu:
+        yield emu
 
-    if not driver.current_url.startswith(emulator.root_url + "/oauth"):
-        return  # the emulator approved at once, as a user who consented earlier sees it
+
+def press(driver: webdriver.Chrome, emulator: PinterestEmulator, button: str) -> None:  # type: ignore[name-defined]
+    """On the consent page (at the authorize URL), keep a screenshot and press Allow or Deny."""
+    from selenium.webdriver.common.by import By  # noqa: PLC0415
+    from selenium.webdriver.support.wait import WebDriverWait  # noqa: PLC0415
+
+    assert driver.current_url.startswith(emulator.root_url + "/oauth/"), driver.current_url
+    assert "Give access to your Pinterest account?" in driver.find_element(By.TAG_NAME, "body").text
     shoot(driver, "1-consent.png")
-    buttons = driver.find_elements(By.XPATH, "//button | //input[@type='submit']")
-    allow = [b for b in buttons if "allow" in (b.text or b.get_attribute("value") or "").lower()]
-    assert allow, "the consent page has no Allow button"
-    allow[0].click()
+    driver.find_element(By.ID, button).click()
+    # The press navigates to the local callback: wait for its page before reading it.
+    WebDriverWait(driver, 30).until(lambda d: urlsplit(d.current_url).path == "/callback")
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def test_login_in_a_real_browser(browser: webdriver.Chrome, emulator: PinterestEmulator, tmp_path: Path) -> None:  # type: ignore[name-defined]
     process, url = start_login(emulator, tmp_path)
     try:
         browser.get(url)
-        consent(browser, emulator)
+        press(browser, emulator, "allow")
         # Pinterest's redirect landed on the local callback, which answers with a page.
         landed = urlsplit(browser.current_url)
         assert landed.hostname == "localhost"
@@ -166,13 +175,11 @@ def test_a_refused_consent_shows_a_page_and_fails_in_one_line(
     emulator: PinterestEmulator,
     tmp_path: Path,
 ) -> None:
-    """What Pinterest sends back when the user presses Cancel: ``error=access_denied`` and the state."""
+    """The user presses Deny: Pinterest sends ``error=access_denied`` and the state back."""
     process, url = start_login(emulator, tmp_path)
     try:
-        query = parse_qs(urlsplit(url).query)
-        redirect = query["redirect_uri"][0]
-        refused = {"error": "access_denied", "error_description": "The user denied access", "state": query["state"][0]}
-        browser.get(f"{redirect}?{urlencode(refused)}")
+        browser.get(url)
+        press(browser, emulator, "deny")
         page = browser.find_element("tag name", "body").text
         shoot(browser, "3-callback-refused.png")
         stdout, stderr = process.communicate(timeout=60)
