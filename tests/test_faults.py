@@ -202,7 +202,8 @@ def test_retries_exhausted_name_the_list_the_operation_and_pinterests_answer(
 ) -> None:
     target_config |= {"max_retry_seconds": 2, **sending}
     assert run_target(target_config, singer_lines("vip", [{"email": "a@example.com"}]), tmp_path).returncode == 0
-    emulator.faults = Faults(rate_503=1.0)
+    # Request 1 reads the known list back (once a run); every request after it fails.
+    emulator.faults = Faults(fail_nth=dict.fromkeys(range(2, 100), 503))
     result = run_target(target_config, singer_lines("vip", [{"email": "b@example.com"}]), tmp_path)
     assert result.returncode == 1
     assert "adding to customer list 'vip (EMAIL)' (1 records)" in result.last_line
@@ -244,14 +245,15 @@ def test_a_list_that_fails_does_not_cost_the_others_their_record(
 ) -> None:
     """The store learns of every accepted request of a batch, even when another list of it fails.
 
-    Run 2 adds to two lists, one after the other; the second is refused (HTTP 400), so the run
-    fails. Rerun, the first list must be unchanged (its run-2 members recorded), the second sent.
+    Run 2 adds to two lists, one after the other (each read back first, then written); the
+    second is refused (HTTP 400), so the run fails. Rerun, the first list must be unchanged (its
+    run-2 members recorded), the second sent.
     """
     target_config["parallel_requests"] = 1
     first = [{"audience": name, "email": "a@example.com"} for name in ("alpha", "beta")]
     assert run_target(target_config, singer_lines("rows", first), tmp_path).returncode == 0
     second = [{"audience": name, "email": "b@example.com"} for name in ("alpha", "beta")]
-    emulator.faults = Faults(fail_nth={2: 400})
+    emulator.faults = Faults(fail_nth={4: 400})
     failed = run_target(target_config, singer_lines("rows", second), tmp_path)
     assert failed.returncode == 1
     assert "beta (EMAIL)" in failed.last_line
