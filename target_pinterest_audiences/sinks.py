@@ -182,7 +182,8 @@ class AudienceSink(BatchSink):
     def process_batch(self, context: dict[str, t.Any]) -> None:
         """Send every stream's pending signals; return only when Pinterest accepted them.
 
-        The SDK emits a STATE only after the drain that called this returns.
+        A list's changes short of a whole request wait for the next batch; the SDK emits a
+        STATE only after a drain of every sink, and the target sends them before it does.
         """
         del context
-        self.run.send_pending()
+        self.run.send_pending(final=False)

@@ -61,12 +61,18 @@ class Run:
     pending: Pending = field(default_factory=Pending)
     _sending: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def send_pending(self) -> None:
-        """Send every stream's pending signals at once (one drain at a time)."""
+    def send_pending(self, *, final: bool = True) -> None:
+        """Send every stream's pending signals at once (one drain at a time).
+
+        Unless ``final``, what does not fill a whole request goes back to wait for the next
+        batch (no newer signal can have come meanwhile: reading waits for the drain).
+        """
         with self._sending:
             changes = self.pending.take()
             if changes:
-                self.writer.write(changes)
+                for (audience, list_type), held in self.writer.write(changes, final=final).items():
+                    for member, wanted in held.items():
+                        self.pending.add(audience, list_type, member, wanted)
 
 
 def open_client(config: Mapping[str, t.Any], store: Store) -> PinterestClient:
@@ -264,7 +270,11 @@ class TargetPinterestAudiences(Target):
         self.finish("succeeded")
 
     def _write_state_message(self, state: dict[str, t.Any]) -> None:
-        """A dry run emits no STATE: it would move the tap's bookmark past records never sent."""
+        """No STATE before the requests a drain held back are accepted; none in a dry run.
+
+        A dry run's STATE would move the tap's bookmark past records never sent.
+        """
+        self.run.send_pending()
         if self.run.report.dry_run:
             return
         super()._write_state_message(state)

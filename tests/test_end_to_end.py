@@ -349,7 +349,7 @@ def test_about_json_lists_every_setting() -> None:
     assert about["name"] == "target-pinterest-audiences"
 
 
-def test_small_batches_end_with_the_same_lists(
+def test_partial_requests_wait_for_the_next_batch(
     emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
     emails = [f"user{i}@example.com" for i in range(23)]
@@ -360,13 +360,12 @@ def test_small_batches_end_with_the_same_lists(
     assert result.returncode == 0, result.last_line
     assert held(emulator) == {"big_audience (EMAIL)": frozenset(sha(e) for e in emails[2:])}
     sent = [
-        len(str(r.body["records"]).split(","))  # type: ignore[index]
+        (r.body.get("operation_type", "CREATE"), len(str(r.body["records"]).split(",")))  # type: ignore[union-attr,index]
         for r in emulator.requests
         if r.method in ("POST", "PATCH") and "customer_lists" in r.path
     ]
-    # Seven batches of four records: each drain sends its own changes, none over five a request.
-    assert max(sent) <= 5
-    assert sum(sent) == 25
+    # Seven batches of four records, yet full requests: 23 adds in five, two removes in one.
+    assert sent == [("CREATE", 5), ("ADD", 5), ("ADD", 5), ("ADD", 5), ("ADD", 3), ("REMOVE", 2)]
     assert result.states == [{"done": True}]
 
 

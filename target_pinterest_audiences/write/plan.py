@@ -96,6 +96,19 @@ def plan(
     return result
 
 
+def hold_back(planned: Plan, per_request: int) -> dict[str, bool]:
+    """Take the adds and removes that do not fill a whole request out of ``planned``.
+
+    Returns them as signals (True: to add), to wait for the next batch.
+    """
+    held: dict[str, bool] = {}
+    for members, wanted in ((planned.adds, True), (planned.removes, False)):
+        cut = len(members) - len(members) % per_request
+        held.update(dict.fromkeys(members[cut:], wanted))
+        del members[cut:]
+    return held
+
+
 def chunked(items: list[str], size: int) -> Iterator[list[str]]:
     """Consecutive slices of at most ``size`` items."""
     for start in range(0, len(items), size):

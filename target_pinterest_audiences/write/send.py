@@ -18,7 +18,7 @@ from target_pinterest_audiences.pinterest.client import HTTP_NOT_FOUND, Pinteres
 from target_pinterest_audiences.store import Write
 from target_pinterest_audiences.write.journal import CrashPoints, Journal, not_applied
 from target_pinterest_audiences.write.lists import ListGoneError, Lists, WriteError
-from target_pinterest_audiences.write.plan import ADD, REMOVE, chunked, plan
+from target_pinterest_audiences.write.plan import ADD, REMOVE, chunked, hold_back, plan
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -171,13 +171,18 @@ class Writer:
 
     # -- batches --------------------------------------------------------------------------
 
-    def write(self, changes: Changes) -> None:
-        """Send every list's changes; return only when Pinterest accepted them all."""
+    def write(self, changes: Changes, *, final: bool = True) -> Changes:
+        """Send every list's changes; return only when Pinterest accepted them all.
+
+        Unless ``final``, each list's adds and removes that do not fill a whole request are held
+        back and returned, to go with the next batch: a list then takes no more requests than
+        its identifiers need. Before any STATE leaves the target, a final write sends them.
+        """
         work = sorted(changes.items())
         if self.client is None:  # a dry run sends nothing: no thread needed
             for (audience, list_type), signals in work:
                 self.apply_list(audience, list_type, signals)
-            return
+            return {}
         # Writes run in the pool even for one list: a signal then interrupts only this wait,
         # and the write in flight is answered and confirmed (see stop()).
         with self._guard:
@@ -186,32 +191,39 @@ class Writer:
                 self._pool = ThreadPoolExecutor(workers, thread_name_prefix="lists")
         failed = threading.Event()
 
-        def apply(audience: str, list_type: str, signals: Mapping[str, bool]) -> None:
+        def apply(audience: str, list_type: str, signals: Mapping[str, bool]) -> dict[str, bool]:
             if failed.is_set():
-                return  # a list failed: the run stops, no other list starts
+                return {}  # a list failed: the run stops, no other list starts
             try:
-                self.apply_list(audience, list_type, signals)
+                return self.apply_list(audience, list_type, signals, final=final)
             except BaseException:
                 failed.set()
                 raise
 
-        futures = [self._pool.submit(apply, a, k, s) for (a, k), s in work]
+        futures = {key: self._pool.submit(apply, *key, signals) for key, signals in work}
         failure: BaseException | None = None
-        for future in futures:  # the lists already started finish; then the first failure
-            exc = future.exception()
-            failure = failure or exc
+        for future in futures.values():  # the lists already started finish; then the first failure
+            failure = failure or future.exception()
         if failure is not None:
             raise failure
+        return {key: held for key, future in futures.items() if (held := future.result())}
 
-    def apply_list(self, audience: str, list_type: str, signals: Mapping[str, bool]) -> None:
-        """Bring one list in step with its signals."""
+    def apply_list(
+        self, audience: str, list_type: str, signals: Mapping[str, bool], *, final: bool = True
+    ) -> dict[str, bool]:
+        """Bring one list in step with its signals; return those held back for a fuller request."""
         options = self.options
+        per_request = options.records_per_request
         name = options.list_name(audience, list_type)
         row = self.report.list_report(name, audience, list_type)
         mark = self._mark(audience) if options.mirror else None
+        hold = not final and self.client is not None
+        held: dict[str, bool] = {}
         with self._lock(name):
             self._check_stop()
             first = [member for member, wanted in signals.items() if wanted]
+            if hold:  # a list is made with a whole request only
+                first = first[: len(first) - len(first) % per_request]
             stored, created = self.lists.resolve(name, audience, list_type, first=first, mark=mark, row=row)
             if created:
                 taken = set(first[:created])
@@ -224,22 +236,24 @@ class Writer:
                 members_known=stored.members_known if stored is not None else True,
                 add_only=options.sync_mode == "add_only",
             )
+            if hold:
+                held = hold_back(planned, per_request)
             self.report.count(row, unchanged=planned.unchanged, removals_not_sent=planned.removals_not_sent)
             if mark is not None and planned.seen:
                 self._note_seen(name, stored, planned.seen, mark)
             if stored is None:
-                # A dry run, or a list to make: say what would happen.
-                if planned.adds:
+                if self.client is None and planned.adds:  # a dry run: say what would happen
                     row.created = True
                     self.report.count(row, added=len(planned.adds))
                     if mark is not None:
                         self._dry_seen.setdefault(name, set()).update(planned.adds)
-                return
+                return held
             row.id = stored.list_id
-            for chunk in chunked(planned.adds, options.records_per_request):
+            for chunk in chunked(planned.adds, per_request):
                 stored = self._send(stored, ADD, chunk, row, mark)
-            for chunk in chunked(planned.removes, options.records_per_request):
+            for chunk in chunked(planned.removes, per_request):
                 stored = self._send(stored, REMOVE, chunk, row, None)
+        return held
 
     def _note_seen(self, name: str, stored: StoredList | None, members: list[str], mark: int) -> None:
         if self.client is None or stored is None:

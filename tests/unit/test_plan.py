@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from target_pinterest_audiences.write.plan import Pending, chunked, plan
+from target_pinterest_audiences.write.plan import Pending, chunked, hold_back, plan
 from target_pinterest_audiences.write.send import WriteOptions
 
 A, B, C, D = "a" * 64, "b" * 64, "c" * 64, "d" * 64
@@ -75,3 +75,12 @@ def test_chunked_keeps_everything_in_order() -> None:
 def test_list_name_from_template() -> None:
     assert WriteOptions("1", "{audience} ({list_type})", 10).list_name("vip", "EMAIL") == "vip (EMAIL)"
     assert WriteOptions("1", "seg-{audience}", 10).list_name("vip", "MAID") == "seg-vip"
+
+
+def test_what_does_not_fill_a_whole_request_is_held_back() -> None:
+    adds, removes = [f"{i:064x}" for i in range(7)], [f"{i:064x}" for i in range(100, 102)]
+    planned = plan(dict.fromkeys(adds, True) | dict.fromkeys(removes, False), set(removes), list_exists=True,
+                   members_known=True)  # fmt: skip
+    held = hold_back(planned, 3)
+    assert (planned.adds, planned.removes) == (adds[:6], [])
+    assert held == {adds[6]: True} | dict.fromkeys(removes, False)
