@@ -19,8 +19,9 @@ from target_pinterest_audiences.sinks import AudienceSink
 
 
 def _drop(self: AudienceSink, context: dict[str, t.Any]) -> None:
-    """Take a batch and do nothing with it."""
-    del self, context
+    """Take the run's pending signals and do nothing with them (every stream's, as a drain does)."""
+    del context
+    self.run.pending.take()
 
 
 if __name__ == "__main__":
