@@ -64,15 +64,10 @@ class Run:
     def send_pending(self, *, final: bool = True) -> None:
         """Send every stream's pending signals at once (one drain at a time).
 
-        Unless ``final``, what does not fill a whole request goes back to wait for the next
-        batch (no newer signal can have come meanwhile: reading waits for the drain).
+        Unless ``final``, what does not fill a whole request waits for the next batch.
         """
         with self._sending:
-            changes = self.pending.take()
-            if changes:
-                for (audience, list_type), held in self.writer.write(changes, final=final).items():
-                    for member, wanted in held.items():
-                        self.pending.add(audience, list_type, member, wanted)
+            self.writer.write(self.pending.take(), final=final)
 
 
 def open_client(config: Mapping[str, t.Any], store: Store) -> PinterestClient:

@@ -107,6 +107,8 @@ class Writer:
         self._mark_base = (store.run_id or 0) * 1_000_000
         self._marks: dict[str, int] = {}
         self._snapshots = 0
+        # Planned writes short of a whole request, per (audience, list type): True adds.
+        self._held: dict[tuple[str, str], dict[str, bool]] = {}
         self._dry_seen: dict[str, set[str]] = {}
 
     def _lock(self, name: str) -> threading.Lock:
@@ -171,18 +173,21 @@ class Writer:
 
     # -- batches --------------------------------------------------------------------------
 
-    def write(self, changes: Changes, *, final: bool = True) -> Changes:
+    def write(self, changes: Changes, *, final: bool = True) -> None:
         """Send every list's changes; return only when Pinterest accepted them all.
 
-        Unless ``final``, each list's adds and removes that do not fill a whole request are held
-        back and returned, to go with the next batch: a list then takes no more requests than
-        its identifiers need. Before any STATE leaves the target, a final write sends them.
+        Unless ``final``, each list's planned adds and removes that do not fill a whole request
+        are held back (``_held``) to go with the next batch's: a list then takes no more
+        requests than its identifiers need. A final write, before any STATE leaves the target
+        and at the end, sends them all.
         """
-        work = sorted(changes.items())
+        with self._guard:
+            held_lists = list(self._held) if final else []
+        work = sorted({key: changes.get(key, {}) for key in [*changes, *held_lists]}.items())
         if self.client is None:  # a dry run sends nothing: no thread needed
             for (audience, list_type), signals in work:
                 self.apply_list(audience, list_type, signals)
-            return {}
+            return
         # Writes run in the pool even for one list: a signal then interrupts only this wait,
         # and the write in flight is answered and confirmed (see stop()).
         with self._guard:
@@ -191,69 +196,77 @@ class Writer:
                 self._pool = ThreadPoolExecutor(workers, thread_name_prefix="lists")
         failed = threading.Event()
 
-        def apply(audience: str, list_type: str, signals: Mapping[str, bool]) -> dict[str, bool]:
+        def apply(audience: str, list_type: str, signals: Mapping[str, bool]) -> None:
             if failed.is_set():
-                return {}  # a list failed: the run stops, no other list starts
+                return  # a list failed: the run stops, no other list starts
             try:
-                return self.apply_list(audience, list_type, signals, final=final)
+                self.apply_list(audience, list_type, signals, final=final)
             except BaseException:
                 failed.set()
                 raise
 
-        futures = {key: self._pool.submit(apply, *key, signals) for key, signals in work}
+        futures = [self._pool.submit(apply, audience, list_type, signals) for (audience, list_type), signals in work]
         failure: BaseException | None = None
-        for future in futures.values():  # the lists already started finish; then the first failure
+        for future in futures:  # the lists already started finish; then the first failure
             failure = failure or future.exception()
         if failure is not None:
             raise failure
-        return {key: held for key, future in futures.items() if (held := future.result())}
 
-    def apply_list(
-        self, audience: str, list_type: str, signals: Mapping[str, bool], *, final: bool = True
-    ) -> dict[str, bool]:
-        """Bring one list in step with its signals; return those held back for a fuller request."""
+    def apply_list(self, audience: str, list_type: str, signals: Mapping[str, bool], *, final: bool = True) -> None:
+        """Bring one list in step with its signals and with what an earlier batch held back."""
         options = self.options
         per_request = options.records_per_request
         name = options.list_name(audience, list_type)
         row = self.report.list_report(name, audience, list_type)
         mark = self._mark(audience) if options.mirror else None
-        hold = not final and self.client is not None
-        held: dict[str, bool] = {}
         with self._lock(name):
             self._check_stop()
-            first = [member for member, wanted in signals.items() if wanted]
-            if hold:  # a list is made with a whole request only
-                first = first[: len(first) - len(first) % per_request]
-            stored, created = self.lists.resolve(name, audience, list_type, first=first, mark=mark, row=row)
-            if created:
-                taken = set(first[:created])
-                signals = {member: wanted for member, wanted in signals.items() if member not in taken}
+            with self._guard:
+                held = self._held.pop((audience, list_type), {})
+            for member in signals:
+                held.pop(member, None)  # a newer signal for it: planned again below
+            stored, _ = self.lists.resolve(name, audience, list_type, first=[], mark=mark, row=row)
             known = self.store.members_among(stored.list_id, signals) if stored is not None else set()
             planned = plan(
                 signals,
                 known,
-                list_exists=stored is not None or bool(created),
+                list_exists=stored is not None,
                 members_known=stored.members_known if stored is not None else True,
                 add_only=options.sync_mode == "add_only",
             )
-            if hold:
+            planned.adds[:0] = [member for member, wanted in held.items() if wanted]
+            planned.removes[:0] = [member for member, wanted in held.items() if not wanted]
+            if not final and self.client is not None:
                 held = hold_back(planned, per_request)
+                if held:
+                    with self._guard:
+                        self._held[(audience, list_type)] = held
             self.report.count(row, unchanged=planned.unchanged, removals_not_sent=planned.removals_not_sent)
             if mark is not None and planned.seen:
                 self._note_seen(name, stored, planned.seen, mark)
+            if stored is None and planned.adds:
+                # Made with its first request (a dry run says it would be).
+                stored, created = self.lists.resolve(
+                    name, audience, list_type, first=planned.adds[:per_request], mark=mark, row=row
+                )
+                del planned.adds[:created]
             if stored is None:
-                if self.client is None and planned.adds:  # a dry run: say what would happen
-                    row.created = True
-                    self.report.count(row, added=len(planned.adds))
-                    if mark is not None:
-                        self._dry_seen.setdefault(name, set()).update(planned.adds)
-                return held
+                if self.client is None:
+                    self._would_create(name, row, planned.adds, mark)
+                return
             row.id = stored.list_id
             for chunk in chunked(planned.adds, per_request):
                 stored = self._send(stored, ADD, chunk, row, mark)
             for chunk in chunked(planned.removes, per_request):
                 stored = self._send(stored, REMOVE, chunk, row, None)
-        return held
+
+    def _would_create(self, name: str, row: ListReport, adds: list[str], mark: int | None) -> None:
+        """A dry run's list that does not exist: report what its creation would add."""
+        if adds:
+            row.created = True
+            self.report.count(row, added=len(adds))
+            if mark is not None:
+                self._dry_seen.setdefault(name, set()).update(adds)
 
     def _note_seen(self, name: str, stored: StoredList | None, members: list[str], mark: int) -> None:
         if self.client is None or stored is None:
