@@ -37,6 +37,16 @@ class TokenUsedUpError(ApiError):
     """The 401 of an access token used ``Faults.access_token_max_uses`` times."""
 
 
+def _redirect(redirect_uri: str, params: dict[str, str], query: dict[str, list[str]]) -> str:
+    """The authorize redirect: ``redirect_uri`` with ``params`` and the request's ``state``."""
+    state = one(query, "state")
+    if state is not None:
+        params = {**params, "state": state}
+    parts = urlsplit(redirect_uri)
+    joined = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
+    return urlunsplit(parts._replace(query=joined))
+
+
 def consent_html(query: dict[str, list[str]]) -> bytes:
     """The page that asks the user to let the app reach their ad accounts: Allow or Deny."""
     carried = "".join(
@@ -144,26 +154,14 @@ class Tokens:
         code = secrets.token_urlsafe(16)
         with self._lock:
             self._codes[code] = redirect_uri
-        params = {"code": code}
-        state = one(query, "state")
-        if state is not None:
-            params["state"] = state
-        parts = urlsplit(redirect_uri)
-        joined = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
-        return urlunsplit(parts._replace(query=joined))
+        return _redirect(redirect_uri, {"code": code}, query)
 
     def deny(self, query: dict[str, list[str]]) -> str:
         """The redirect of a user who pressed Deny: ``error=access_denied`` (RFC 6749 4.1.2.1)."""
         redirect_uri = one(query, "redirect_uri")
         if not redirect_uri:
             raise invalid("redirect_uri is required")
-        params = {"error": "access_denied"}
-        state = one(query, "state")
-        if state is not None:
-            params["state"] = state
-        parts = urlsplit(redirect_uri)
-        joined = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
-        return urlunsplit(parts._replace(query=joined))
+        return _redirect(redirect_uri, {"error": "access_denied"}, query)
 
     def exchange(
         self,
