@@ -81,6 +81,10 @@ class Journal:
         self.crash.reach("before_intent")
         intent = self.store.add_intent(write)
         self.crash.reach("after_intent")
+        return self.complete(intent, send)
+
+    def complete(self, intent: Intent, send: Callable[[Intent], str]) -> str:
+        """Send a stored intent (new, or adopted from a run that is gone) and confirm it."""
         try:
             accepted_id = send(intent)
         except Exception as exc:
@@ -91,11 +95,14 @@ class Journal:
         self.store.confirm(intent, accepted_id)
         return accepted_id
 
-    def unsettled(self) -> list[Intent]:
-        """The intents of runs that are gone, adopted by this run, oldest first."""
+    def unsettled(self, ad_account_id: str) -> list[Intent]:
+        """The intents of runs that are gone, for this ad account, adopted by this run, oldest first.
+
+        Another account's intents are left for a run of that account (its token may not reach them).
+        """
         adopted = []
         for intent in self.store.open_intents():
-            if self.store.run_alive(intent.run_id):
+            if intent.ad_account_id != ad_account_id or self.store.run_alive(intent.run_id):
                 continue
             taken = self.store.adopt(intent)
             if taken is not None:

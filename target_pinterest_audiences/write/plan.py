@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,7 +25,6 @@ class Pending:
     def __init__(self) -> None:
         """Start empty."""
         self._changes: Changes = {}
-        self._lock = threading.Lock()
 
     def add(self, audience: str, list_type: str, member: str, wanted: bool) -> None:  # noqa: FBT001
         """Note the newest signal for one identifier of one list."""
@@ -36,9 +34,8 @@ class Pending:
         signals[member] = wanted
 
     def take(self) -> Changes:
-        """Everything pending, leaving nothing behind."""
-        with self._lock:
-            changes, self._changes = self._changes, {}
+        """Everything pending, leaving nothing behind (the run takes it one drain at a time)."""
+        changes, self._changes = self._changes, {}
         return changes
 
     def __len__(self) -> int:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from target_pinterest_audiences.pinterest.client import HTTP_NOT_FOUND, PinterestError
 from target_pinterest_audiences.store import Write
-from target_pinterest_audiences.write.journal import CrashPoints, Journal, not_applied
+from target_pinterest_audiences.write.journal import CrashPoints, Journal
 from target_pinterest_audiences.write.lists import ListGoneError, Lists, WriteError
 from target_pinterest_audiences.write.plan import ADD, REMOVE, chunked, hold_back, plan
 
@@ -138,9 +139,7 @@ class Writer:
                 )
             return 0
         settled = 0
-        for intent in self.journal.unsettled():
-            if intent.ad_account_id != self.options.ad_account_id:
-                continue  # another account's run settles its own
+        for intent in self.journal.unsettled(self.options.ad_account_id):
             self._settle(intent)
             settled += 1
         if settled:
@@ -161,15 +160,9 @@ class Writer:
         if stored is None or stored.list_id != intent.list_id:
             self.store.drop_intent(intent)  # a list the store let go of since
             return
-        try:
-            self._patch(stored, intent)
-        except ListGoneError:
-            return  # recorded as wanted; the list is made again when next used
-        except PinterestError as exc:
-            if not_applied(exc):
-                self.store.drop_intent(intent)
-            raise
-        self.store.confirm(intent, stored.list_id)
+        assert self.journal is not None  # noqa: S101 - only with a client
+        with suppress(ListGoneError):  # recorded as wanted; the list is made again when next used
+            self.journal.complete(intent, lambda adopted: self._patch(stored, adopted))
 
     # -- batches --------------------------------------------------------------------------
 
