@@ -213,6 +213,25 @@ def test_retries_exhausted_name_the_list_the_operation_and_pinterests_answer(
     assert held(emulator) == {"vip (EMAIL)": frozenset({sha("a@example.com")})}
 
 
+def test_a_write_refused_in_a_middle_batch_stops_the_run_before_anything_later(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """A refused write of a batch in the middle of the input stops the run: non-zero exit
+    naming the write, no STATE, no later batch sent (CONTRACT.md, Semantics: State)."""
+    names = [f"u{i}@example.com" for i in range(60)]
+    target_config |= {"records_per_request": 5, "batch_size_rows": 10, "parallel_requests": 1}
+    first = run_target(target_config, singer_lines("vip", [{"email": n} for n in names[:5]]), tmp_path)
+    assert first.returncode == 0, first.last_line
+    # Request 1 reads the known list back (once a run); 2 and 3 are the first batch's two ADDs.
+    emulator.faults = Faults(fail_nth={3: 400})
+    records = [{"email": n} for n in names[5:]]
+    result = run_target(target_config, singer_lines("vip", records, {"position": len(records)}), tmp_path)
+    assert result.returncode == 1
+    assert "adding to customer list 'vip (EMAIL)' (5 records)" in result.last_line
+    assert result.states == []
+    assert held(emulator) == {"vip (EMAIL)": frozenset(sha(n) for n in names[:10])}
+
+
 def test_a_request_refused_as_too_large_is_split(
     emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
 ) -> None:

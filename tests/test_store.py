@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
 import subprocess
 from pathlib import Path
@@ -18,7 +19,8 @@ import sqlalchemy as sa
 
 from conftest import EXECUTABLE, run_target, sha, singer_lines
 from pinterest_emulator import Faults, PinterestEmulator
-from target_pinterest_audiences.store import SCHEMA_VERSION, Store, Write, metadata
+from target_pinterest_audiences import store as store_module
+from target_pinterest_audiences.store import SCHEMA_VERSION, SQLITE_PAGE_BYTES, Store, Write, metadata
 from target_pinterest_audiences.write.journal import Journal
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
@@ -374,6 +376,40 @@ def test_the_sqlite_store_and_its_folder_are_readable_by_their_owner_only(tmp_pa
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert stat.S_IMODE((folder / "store.db").stat().st_mode) == 0o600
     assert all(stat.S_IMODE(path.stat().st_mode) & 0o077 == 0 for path in folder.iterdir())
+
+
+def _page_size(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+
+def _write_and_read(url: str, member: str) -> set[str]:
+    """Create a list by a confirmed write of one member; return what the store then holds."""
+    store = Store.open(url)
+    store.start_run()
+    intent = store.add_intent(Write(AD_ACCOUNT, "vip (EMAIL)", "vip", "EMAIL", None, "ADD", (member,), None))
+    store.confirm(intent, "9")
+    held = store.members_among("9", [sha("a@example.com"), sha("b@example.com")])
+    store.finish_run("succeeded", "{}")
+    store.close()
+    return held
+
+
+def test_a_new_sqlite_store_takes_large_pages_and_an_existing_one_keeps_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Page size is only settable before the file has a table (and before WAL mode): a new
+    store gets STORE_PAGE_BYTES; a store made with SQLite's 4 KiB pages keeps working on them."""
+    new = tmp_path / "new.db"
+    assert _write_and_read(f"sqlite:///{new}", sha("a@example.com")) == {sha("a@example.com")}
+    assert _page_size(new) == SQLITE_PAGE_BYTES > 4096
+
+    old = tmp_path / "old.db"
+    monkeypatch.setattr(store_module, "SQLITE_PAGE_BYTES", 4096)
+    _write_and_read(f"sqlite:///{old}", sha("a@example.com"))
+    monkeypatch.undo()
+    assert _write_and_read(f"sqlite:///{old}", sha("b@example.com")) == {sha("a@example.com"), sha("b@example.com")}
+    assert _page_size(old) == 4096
 
 
 def test_postgresql_url_options_are_kept_beside_the_lock_timeout() -> None:
