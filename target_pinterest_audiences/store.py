@@ -937,8 +937,9 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     # Members are random keys: a commit of one request's 5,000 members touches a page for
     # nearly each of them, and reads most of those pages first. 32 KiB pages instead of
     # SQLite's 4 KiB make a commit touch fewer pages, each with one read and one write call:
-    # a million records took 24 to 25 s instead of 28 to 31 s (benchmarks/, issue 13). Only a
-    # new file takes it (before WAL mode is set); an existing store keeps its page size.
+    # a million records took 26.3 to 26.5 s instead of 28 to 31 s (with the one writing
+    # connection of _writing, 23.5 to 24.7 s; benchmarks/, issue 13). Only a new file takes
+    # it (before WAL mode is set); an existing store keeps its page size.
     cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_BYTES}")
     # WAL lets readers go on while a writer commits; NORMAL sync is safe with WAL.
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -370,6 +370,20 @@ def clean_env() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if not name.startswith(auth_cli.ENV_PREFIX)}
 
 
+def run_for_jane(argv: list[str], tmp_path: Path, environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` in ``tmp_path`` as a user's shell would, fed one vip record for jane."""
+    return subprocess.run(
+        argv,
+        input=singer_lines("vip", [{"email": "jane@example.com"}]),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env=clean_env() | environ,
+        timeout=120,
+    )
+
+
 def start_login(
     emulator: PinterestEmulator, store_url: str, cwd: Path, *extra: str
 ) -> tuple[subprocess.Popen[str], str]:
@@ -462,15 +476,8 @@ def test_printed_config_runs_the_target_with_the_secret_from_the_environment(
     assert "client_secret" not in printed["settings"]
     config = tmp_path / "config.json"
     config.write_text(json.dumps(printed["settings"]))
-    done = subprocess.run(
-        [str(EXECUTABLE.with_name("target-pinterest-audiences")), "--config", str(config)],
-        input=singer_lines("vip", [{"email": "jane@example.com"}]),
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-        env=clean_env() | environ,
-        timeout=120,
+    done = run_for_jane(
+        [str(EXECUTABLE.with_name("target-pinterest-audiences")), "--config", str(config)], tmp_path, environ
     )
     assert done.returncode == 0, done.stderr[-2000:]
     (held,) = emulator.customer_lists()
@@ -522,16 +529,7 @@ def test_printed_export_and_meltano_lines_run_as_printed(emulator: PinterestEmul
     assert "client_secret is read from TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET" in text
 
     shell = "\n".join([*exports, f"{EXECUTABLE.with_name('target-pinterest-audiences')} --config ENV"])
-    done = subprocess.run(
-        ["bash", "-euc", shell],
-        input=singer_lines("vip", [{"email": "jane@example.com"}]),
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-        env=clean_env() | environ,
-        timeout=120,
-    )
+    done = run_for_jane(["bash", "-euc", shell], tmp_path, environ)
     assert done.returncode == 0, done.stderr[-2000:]
     assert [item.name for item in emulator.customer_lists()] == ["vip (EMAIL)"]
     # Kept where that run looked: the default store of the directory login ran in... here, tmp_path.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -15,15 +16,12 @@ from conftest import EXECUTABLE
 from target_pinterest_audiences.settings import CONFIG_SCHEMA, SDK_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
+_SPEC = importlib.util.spec_from_file_location("sync_settings", ROOT / "scripts" / "sync_settings.py")
+assert _SPEC is not None
+assert _SPEC.loader is not None
+sync_settings = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(sync_settings)
 MELTANO = Path(sys.executable).with_name("meltano")
-KINDS = {
-    "string": "string",
-    "boolean": "boolean",
-    "integer": "integer",
-    "number": "decimal",
-    "array": "array",
-    "object": "object",
-}
 
 
 def about_markdown() -> str:
@@ -61,24 +59,18 @@ def loader_settings(path: Path) -> list[dict[str, object]]:
     return document["settings"]  # type: ignore[no-any-return]
 
 
-def about_settings() -> dict[str, dict[str, object]]:
-    completed = subprocess.run(
-        [str(EXECUTABLE), "--about", "--format=json"], capture_output=True, text=True, check=True
-    )
-    return json.loads(completed.stdout)["settings"]["properties"]  # type: ignore[no-any-return]
-
-
 def test_meltano_yml_and_hub_definition_declare_every_setting_about_offers() -> None:
-    offered = about_settings()
+    """Both declare exactly what scripts/sync_settings.py makes of --about: names in order,
+    kinds, options, defaults, descriptions, secrets sensitive."""
+    offered = sync_settings.about_settings()
     assert set(offered) - set(CONFIG_SCHEMA["properties"]) == set(SDK_SETTINGS)
+    declared = sync_settings.meltano_settings()
+    assert [s["name"] for s in declared] == list(offered)
+    assert {str(s["name"]) for s in declared if s.get("sensitive")} == {
+        name for name, spec in offered.items() if spec.get("secret")
+    }
     for path in (ROOT / "meltano.yml", ROOT / "plugin" / "loaders" / "target-pinterest-audiences.yml"):
-        declared = {str(s["name"]): s for s in loader_settings(path)}
-        assert list(declared) == list(offered), path
-        for name, spec in offered.items():
-            kind = "options" if "enum" in spec else KINDS[next(t for t in spec["type"] if t != "null")]
-            assert declared[name]["kind"] == kind, (path, name)
-            assert bool(declared[name].get("sensitive")) == bool(spec.get("secret")), (path, name)
-            assert declared[name]["description"] == spec["description"], (path, name)
+        assert loader_settings(path) == declared, f"{path} drifted from --about: run scripts/sync_settings.py"
 
 
 def test_meltano_add_from_ref_adds_the_loader(tmp_path: Path) -> None:
@@ -97,7 +89,7 @@ def test_meltano_add_from_ref_adds_the_loader(tmp_path: Path) -> None:
         capture_output=True,
     )
     settings = loader_settings(project / "meltano.yml")
-    assert [s["name"] for s in settings] == list(about_settings())
+    assert [s["name"] for s in settings] == list(sync_settings.about_settings())
     assert list(yaml.safe_load((project / "meltano.yml").read_text())["plugins"]) == ["loaders"]
 
 
