@@ -5,6 +5,8 @@
 Prints the base URL on stdout once listening; on SIGTERM or SIGINT writes a JSON summary to
 ``--summary`` (each /v5 request's wall-clock start and end, method, path, status, operation
 and number of records; each list's name, type and member count; quota rejections) and exits.
+While it runs, ``GET /_benchmark/lists`` answers each list's name and member count (the
+emulator's own ``/_emulator/state`` lists every member: too much at millions).
 The emulator itself is used unchanged: a subclass only notes what it answered.
 """
 
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pinterest_emulator import Faults, PinterestEmulator
+from pinterest_emulator.server import Response
 
 
 class LoggingEmulator(PinterestEmulator):
@@ -31,6 +34,8 @@ class LoggingEmulator(PinterestEmulator):
         self._rows_lock = threading.Lock()
 
     def handle(self, method: str, target: str, headers: dict[str, str], raw_body: bytes) -> Any:  # noqa: ANN401
+        if target == "/_benchmark/lists" and method == "GET":
+            return Response(200, self.summary()["lists"], {})
         started = time.time()
         response = super().handle(method, target, headers, raw_body)
         ended = time.time()
