@@ -798,6 +798,12 @@ class Store:
                 self._set_gone(conn, intent.ad_account_id, intent.name, list_id)
         return True
 
+    def narrow_intent(self, intent: Intent, members: tuple[str, ...]) -> Intent:
+        """Keep only ``members`` of an intent: a later write settles the others."""
+        with self._writing() as conn:
+            conn.execute(sa.update(intents).where(intents.c.id == intent.id).values(members=",".join(members)))
+        return replace(intent, members=members)
+
     def drop_intent(self, intent: Intent) -> None:
         """Forget a write Pinterest refused: it took no effect."""
         with self._writing() as conn:

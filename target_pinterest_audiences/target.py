@@ -153,7 +153,7 @@ class TargetPinterestAudiences(Target):
         return _ConfigInput(config=settings.resolve(value, os.environ, schema), parse_env=False)
 
     def __init__(self, **kwargs: t.Any) -> None:  # noqa: ANN401
-        """Validate settings, open the store and settle what an interrupted run left, before any input."""
+        """Validate settings and open the store; ``listen`` settles what an interrupted run left first."""
         self._interrupted: int | None = None
         self._finished = False
         super().__init__(**kwargs)
@@ -162,7 +162,6 @@ class TargetPinterestAudiences(Target):
         self.max_parallelism = 1
         self.run = build_run(self.config)
         self.logger.info("%s", self.run.store.describe())
-        self.run.writer.settle()
         interval = float(self.config.get("progress_interval_seconds", settings.DEFAULT_PROGRESS_SECONDS))
         self._progress = Progress(self.run.report, interval, lambda line: self.logger.info("%s", line))
         self._progress.start()
@@ -170,6 +169,14 @@ class TargetPinterestAudiences(Target):
         self._counted: dict[str, int] = {}
         config = self.config
         self._fast_records = not config.get("stream_maps")  # flattening and metadata are not offered
+
+    def listen(self, file_input: t.IO[str] | None = None) -> None:
+        """Settle what an interrupted run left, then read the input.
+
+        Settling is part of the run: a failure there is reported like any other.
+        """
+        self.run.writer.settle()
+        super().listen(file_input)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Check settings with one line that names each wrong one (never a secret's value)."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from target_pinterest_audiences.pinterest.client import HTTP_NOT_FOUND, PinterestError
-from target_pinterest_audiences.store import Write
+from target_pinterest_audiences.store import StoredList, Write
 from target_pinterest_audiences.write.journal import CrashPoints, Journal
 from target_pinterest_audiences.write.lists import ListGoneError, Lists, WriteError
 from target_pinterest_audiences.write.plan import ADD, REMOVE, chunked, hold_back, plan
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from target_pinterest_audiences.pinterest.client import PinterestClient
     from target_pinterest_audiences.report import ListReport, RunReport
-    from target_pinterest_audiences.store import Intent, Store, StoredList
+    from target_pinterest_audiences.store import Intent, Store
     from target_pinterest_audiences.write.plan import Changes
 
 logger = logging.getLogger(__name__)
@@ -139,30 +139,53 @@ class Writer:
                 )
             return 0
         settled = 0
-        for intent in self.journal.unsettled(self.options.ad_account_id):
-            self._settle(intent)
+        adopted = self.journal.unsettled(self.options.ad_account_id)
+        for index, intent in enumerate(adopted):
+            self._settle(intent, later=adopted[index + 1 :])
             settled += 1
         if settled:
             logger.info("Settled %d writes an interrupted run had left unconfirmed.", settled)
         return settled
 
-    def _settle(self, intent: Intent) -> None:
+    def _settle(self, intent: Intent, later: list[Intent]) -> None:
+        """Send an unknown write again (ADD and REMOVE are idempotent), then record it.
+
+        Members a later unsettled write of the same list speaks of are left to that write: it
+        supersedes this one for them. A create whose answer was lost is settled by finding the
+        list by name and sending its records as an ADD: a list of that name says nothing about
+        which records it took.
+        """
         assert self.client is not None  # noqa: S101 - only with a client
+        assert self.journal is not None  # noqa: S101 - only with a client
+        superseded = {member for other in later if other.name == intent.name for member in other.members}
+        if superseded & set(intent.members):
+            remaining = tuple(member for member in intent.members if member not in superseded)
+            if not remaining:
+                self.store.drop_intent(intent)
+                return
+            intent = self.store.narrow_intent(intent, remaining)
         if intent.list_id is None:
-            # A create whose answer never came: the list exists if it took effect.
             found = self.lists.account_list(intent.name, fresh=True)
             if found is None:
-                self.store.drop_intent(intent)
-            else:
-                self.store.confirm(intent, str(found["id"]))
+                self.store.drop_intent(intent)  # the create took no effect: no list of its name
+                return
+            made = StoredList(
+                intent.ad_account_id,
+                intent.name,
+                str(found["id"]),
+                intent.list_type,
+                audience_id=None,
+                members_known=True,
+                audience=intent.audience,
+            )
+            self.journal.complete(intent, lambda adopted: self._patch(made, adopted), adopted=True)
             return
         stored = self.store.get_list(intent.ad_account_id, intent.name)
         if stored is None or stored.list_id != intent.list_id:
             self.store.drop_intent(intent)  # a list the store let go of since
             return
-        assert self.journal is not None  # noqa: S101 - only with a client
         with suppress(ListGoneError):  # recorded as wanted; the list is made again when next used
-            self.journal.complete(intent, lambda adopted: self._patch(stored, adopted))
+            self.journal.complete(intent, lambda adopted: self._patch(stored, adopted), adopted=True)
 
     # -- batches --------------------------------------------------------------------------
 
