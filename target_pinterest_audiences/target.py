@@ -153,7 +153,7 @@ class TargetPinterestAudiences(Target):
         return _ConfigInput(config=settings.resolve(value, os.environ, schema), parse_env=False)
 
     def __init__(self, **kwargs: t.Any) -> None:  # noqa: ANN401
-        """Validate settings and open the store; ``listen`` settles what an interrupted run left first."""
+        """Validate settings and open the store; ``invoke`` settles what an interrupted run left first."""
         self._interrupted: int | None = None
         self._finished = False
         super().__init__(**kwargs)
@@ -169,14 +169,6 @@ class TargetPinterestAudiences(Target):
         self._counted: dict[str, int] = {}
         config = self.config
         self._fast_records = not config.get("stream_maps")  # flattening and metadata are not offered
-
-    def listen(self, file_input: t.IO[str] | None = None) -> None:
-        """Settle what an interrupted run left, then read the input.
-
-        Settling is part of the run: a failure there is reported like any other.
-        """
-        self.run.writer.settle()
-        super().listen(file_input)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Check settings with one line that names each wrong one (never a secret's value)."""
@@ -214,6 +206,8 @@ class TargetPinterestAudiences(Target):
             cls.logger.warning("Stopped by signal %d before reading any input.", exc.signum)
             sys.exit(128 + exc.signum)
         try:
+            # Settling is part of the run: a failure there is reported like any other.
+            target.run.writer.settle()
             target.listen(file_input)
         except RunInterruptedError as exc:
             target.stop(exc.signum)
