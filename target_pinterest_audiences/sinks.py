@@ -74,7 +74,7 @@ class AudienceSink(BatchSink):
         self.mirror = self.run.options.mirror
         self.audiences_seen: set[str] = set()
         # Worked out once, not per record: the batch size, and the schema check to run.
-        self.batch_limit = self.max_size
+        self.batch_limit = min(self.max_size, target.batch_rows)
         validator = self._validator
         self._check = validator.check if isinstance(validator, CompiledValidator) else None
         # The SDK checks that every key property is present; a schema that requires them

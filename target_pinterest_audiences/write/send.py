@@ -276,6 +276,11 @@ class Writer:
             for chunk in chunked(planned.removes, per_request):
                 stored = self._send(stored, REMOVE, chunk, row, None)
 
+    def holding(self) -> bool:
+        """Whether writes short of a whole request wait for a later batch."""
+        with self._guard:
+            return bool(self._held)
+
     def _would_create(self, name: str, row: ListReport, adds: list[str], mark: int | None) -> None:
         """A dry run's list that does not exist: report what its creation would add."""
         if adds:
