@@ -565,28 +565,41 @@ class Store:
         )
 
     def replace_list(self, stored: StoredList, new_id: str) -> None:
-        """A gone list was made again under ``new_id`` with every member: move them over."""
+        """A gone list was made again under ``new_id`` and holds every member: it counts as whole again."""
         with self._writing() as conn:
-            if new_id == stored.list_id:  # it was not gone after all: nothing to move
-                conn.execute(
-                    sa.update(customer_lists)
-                    .where(customer_lists.c.ad_account_id == stored.ad_account_id, customer_lists.c.name == stored.name)
-                    .values(gone=False)
-                )
-                return
-            conn.execute(
-                sa.text(
-                    "INSERT INTO list_members (list_id, member, seen) SELECT :new, member, seen FROM list_members"
-                    " WHERE list_id = :old ON CONFLICT (list_id, member) DO NOTHING"
-                ),
-                {"new": new_id, "old": stored.list_id},
-            )
-            conn.execute(sa.delete(list_members).where(list_members.c.list_id == stored.list_id))
+            self._move_members(conn, stored, new_id)
             conn.execute(
                 sa.update(customer_lists)
                 .where(customer_lists.c.ad_account_id == stored.ad_account_id, customer_lists.c.name == stored.name)
-                .values(list_id=new_id, gone=False, audience_id=None)
+                .values(gone=False)
             )
+
+    def move_members(self, stored: StoredList, new_id: str) -> None:
+        """A gone list's new id at Pinterest: its members move over, and it stays gone until they are all sent."""
+        with self._writing() as conn:
+            self._move_members(conn, stored, new_id)
+
+    @staticmethod
+    def _move_members(conn: Connection, stored: StoredList, new_id: str) -> None:
+        if new_id == stored.list_id:
+            return
+        conn.execute(
+            sa.text(
+                "INSERT INTO list_members (list_id, member, seen) SELECT :new, member, seen FROM list_members"
+                " WHERE list_id = :old ON CONFLICT (list_id, member) DO NOTHING"
+            ),
+            {"new": new_id, "old": stored.list_id},
+        )
+        conn.execute(sa.delete(list_members).where(list_members.c.list_id == stored.list_id))
+        conn.execute(
+            sa.update(customer_lists)
+            .where(
+                customer_lists.c.ad_account_id == stored.ad_account_id,
+                customer_lists.c.name == stored.name,
+                customer_lists.c.list_id == stored.list_id,
+            )
+            .values(list_id=new_id, audience_id=None)
+        )
 
     def mark_gone(self, stored: StoredList) -> None:
         """Pinterest confirmed the list gone: it is made again with the members kept here."""
@@ -780,7 +793,12 @@ class Store:
             deleted = conn.execute(sa.delete(intents).where(intents.c.id == intent.id)).rowcount
             if not deleted:
                 return False
-            if intent.list_id is None:
+            rebuilt = self._gone_row(conn, intent) if intent.list_id is None else None
+            if rebuilt is not None:
+                # The first write of a gone list's rebuild: its members move to the new list,
+                # which stays gone until the rebuild sent them all (Lists.make_again).
+                self._move_members(conn, rebuilt, list_id)
+            elif intent.list_id is None:
                 self._save_list(
                     conn,
                     StoredList(
@@ -797,6 +815,17 @@ class Store:
             if gone:
                 self._set_gone(conn, intent.ad_account_id, intent.name, list_id)
         return True
+
+    @staticmethod
+    def _gone_row(conn: Connection, intent: Intent) -> StoredList | None:
+        row = conn.execute(
+            sa.select(customer_lists).where(
+                customer_lists.c.ad_account_id == intent.ad_account_id,
+                customer_lists.c.name == intent.name,
+                customer_lists.c.gone,
+            )
+        ).first()
+        return _stored(row) if row is not None else None
 
     def narrow_intent(self, intent: Intent, members: tuple[str, ...]) -> Intent:
         """Keep only ``members`` of an intent: a later write settles the others."""

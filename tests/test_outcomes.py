@@ -133,3 +133,37 @@ def test_a_create_whose_answer_was_lost_is_settled_by_sending_its_records(
     ]
     assert len(adds) == 1
     assert held(emulator) == {"vip (EMAIL)": frozenset({sha(A), sha(B)})}
+
+
+def test_the_rebuild_of_a_deleted_list_goes_through_the_journal_and_honours_a_stop(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """A list deleted in Ads Manager is made again write by write, each an intent; SIGTERM stops it between writes."""
+    names = [f"user{i}@example.com" for i in range(40)]
+    target_config |= {"records_per_request": 1, "parallel_requests": 1}
+    assert run_target(target_config, join(*names), tmp_path).returncode == 0
+    (gone,) = emulator.customer_lists()
+    emulator.delete_list(gone.id)
+    emulator.faults = Faults(latency_seconds=0.05)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(target_config))
+    input_path = tmp_path / "again.singer"
+    input_path.write_text(join(names[0]))
+    command = [str(EXECUTABLE), "--config", str(config_path), "--input", str(input_path)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Requests: the list read back (404), the account's lists, then the rebuild's create and ADDs.
+        assert emulator.wait_applied(8, timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    (made,) = emulator.customer_lists()
+    assert 0 < len(made.members) < 20, "the rebuild went on after the stop"
+    emulator.faults = Faults()
+    # The next run finishes the rebuild, and a leave of a member the rebuild put back is sent.
+    result = run_target(target_config, leave(names[-1]), tmp_path)
+    assert result.returncode == 0, result.last_line
+    assert held(emulator) == {"vip (EMAIL)": frozenset(sha(name) for name in names[:-1])}
+    assert result.report is not None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from target_pinterest_audiences.pinterest.client import HTTP_NOT_FOUND, PinterestError
 from target_pinterest_audiences.store import StoredList, Write
 from target_pinterest_audiences.write.journal import CrashPoints, Journal
-from target_pinterest_audiences.write.lists import ListGoneError, Lists, WriteError
+from target_pinterest_audiences.write.lists import ListGoneError, Lists, StopRequestedError, WriteError
 from target_pinterest_audiences.write.plan import ADD, REMOVE, chunked, hold_back, plan
 
 if TYPE_CHECKING:
@@ -39,10 +39,6 @@ SPURIOUS_404_TRIES = 3
 
 class MirrorRefusedError(WriteError):
     """A mirror snapshot would remove too large a share of a list: likely a truncated input."""
-
-
-class StopRequestedError(Exception):
-    """The run was asked to stop (SIGINT/SIGTERM): no further write starts."""
 
 
 @dataclass
@@ -103,7 +99,7 @@ class Writer:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
-        self._stopping = threading.Event()
+        self._stopping = self.lists.stopping
         # Mirror snapshots: a number per audience, growing across runs of one store.
         self._mark_base = (store.run_id or 0) * 1_000_000
         self._marks: dict[str, int] = {}
