@@ -74,10 +74,18 @@ class _Sql(NamedTuple):
     postgresql: str
 
 
+#: ``seen`` of a tombstone: an identifier removed from a list the store did not make
+#: (``members_known`` false), so the same removal is not sent again. Never a member.
+REMOVED = -1
 _AMONG = _Sql(
-    "SELECT json_group_array(member) FROM list_members WHERE list_id = ?"
+    "SELECT json_group_array(member) FROM list_members WHERE list_id = ? AND seen >= 0"
     " AND member IN (SELECT value FROM json_each(?))",
-    "SELECT member FROM list_members WHERE list_id = %s AND member = ANY(%s)",
+    "SELECT member FROM list_members WHERE list_id = %s AND seen >= 0 AND member = ANY(%s)",
+)
+_REMOVED_AMONG = _Sql(
+    "SELECT json_group_array(member) FROM list_members WHERE list_id = ? AND seen < 0"
+    " AND member IN (SELECT value FROM json_each(?))",
+    "SELECT member FROM list_members WHERE list_id = %s AND seen < 0 AND member = ANY(%s)",
 )
 _ADD = _Sql(
     "INSERT INTO list_members (seen, list_id, member) SELECT ?, ?, value FROM json_each(?) WHERE true"
@@ -400,7 +408,12 @@ class Store:
         """One line for the start of a run: where the store is, new or not, what it knows."""
         with self.engine.connect() as conn:
             lists = conn.execute(sa.select(sa.func.count()).select_from(customer_lists)).scalar() or 0
-            members = conn.execute(sa.select(sa.func.count()).select_from(list_members)).scalar() or 0
+            members = (
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(list_members).where(list_members.c.seen >= 0)
+                ).scalar()
+                or 0
+            )
         if self._sqlite:
             database = self.engine.url.database
             where = f"SQLite file {Path(database).resolve()}" if database and database != ":memory:" else "in memory"
@@ -678,10 +691,17 @@ class Store:
 
     def members_among(self, list_id: str, candidates: Iterable[str]) -> set[str]:
         """Which of ``candidates`` the store holds as members of the list."""
+        return self._among(_AMONG, list_id, candidates)
+
+    def removed_among(self, list_id: str, candidates: Iterable[str]) -> set[str]:
+        """Which of ``candidates`` were removed from a list the store did not make (tombstones)."""
+        return self._among(_REMOVED_AMONG, list_id, candidates)
+
+    def _among(self, statement: _Sql, list_id: str, candidates: Iterable[str]) -> set[str]:
         found: set[str] = set()
         with self.engine.connect() as conn:
             for chunk in _chunks(list(candidates)):
-                sql, value = self._bind(_AMONG, chunk)
+                sql, value = self._bind(statement, chunk)
                 result = conn.exec_driver_sql(sql, (list_id, value))
                 # SQLite answers with one JSON array of members, PostgreSQL with a row each.
                 found.update(json.loads(str(result.scalar())) if self._sqlite else (row[0] for row in result))
@@ -696,8 +716,22 @@ class Store:
 
     def _apply(self, conn: Connection, list_id: str, operation: str, members: list[str], mark: int | None) -> None:
         if operation == "ADD":
-            on_conflict = "DO NOTHING" if mark is None else "DO UPDATE SET seen = excluded.seen"
+            # A member again keeps its mark, unless a snapshot gives one; a tombstone becomes a member.
+            on_conflict = (
+                "DO UPDATE SET seen = excluded.seen WHERE list_members.seen < 0"
+                if mark is None
+                else "DO UPDATE SET seen = excluded.seen"
+            )
             self._each_chunk(conn, _ADD, list_id, members, seen=mark or 0, on_conflict=on_conflict)
+            return
+        known = conn.execute(
+            sa.select(customer_lists.c.members_known).where(customer_lists.c.list_id == list_id)
+        ).scalar()
+        if known is not None and not known:
+            # A list the store did not make: remember the removal, so it is not sent again.
+            self._each_chunk(
+                conn, _ADD, list_id, members, seen=REMOVED, on_conflict="DO UPDATE SET seen = excluded.seen"
+            )
         else:
             self._each_chunk(conn, _REMOVE, list_id, members)
 
@@ -734,8 +768,8 @@ class Store:
     def _unseen(list_id: str, seen: int | None) -> sa.ColumnElement[bool]:
         """Members of the list that snapshot ``seen`` did not contain (None: all members)."""
         if seen is None:
-            return list_members.c.list_id == list_id
-        return sa.and_(list_members.c.list_id == list_id, list_members.c.seen < seen)
+            return sa.and_(list_members.c.list_id == list_id, list_members.c.seen >= 0)
+        return sa.and_(list_members.c.list_id == list_id, list_members.c.seen >= 0, list_members.c.seen < seen)
 
     def unseen_count(self, list_id: str, seen: int) -> int:
         """How many members of a list the snapshot ``seen`` did not contain."""
@@ -766,7 +800,7 @@ class Store:
         """How many members the store holds for a list."""
         with self.engine.connect() as conn:
             count = conn.execute(
-                sa.select(sa.func.count()).select_from(list_members).where(list_members.c.list_id == list_id)
+                sa.select(sa.func.count()).select_from(list_members).where(self._unseen(list_id, None))
             ).scalar()
         return int(count or 0)
 

@@ -167,3 +167,34 @@ def test_the_rebuild_of_a_deleted_list_goes_through_the_journal_and_honours_a_st
     assert result.returncode == 0, result.last_line
     assert held(emulator) == {"vip (EMAIL)": frozenset(sha(name) for name in names[:-1])}
     assert result.report is not None
+
+
+def test_a_removal_from_a_list_found_in_the_account_is_not_sent_again(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """A list the store did not make: its members are unknown, yet a second run of the same input sends nothing."""
+    made = requests.post(
+        f"{emulator.url}/ad_accounts/{AD_ACCOUNT}/customer_lists",
+        json={"name": "vip (EMAIL)", "records": f"{sha(A)},{sha(B)}", "list_type": "EMAIL"},
+        headers={"Authorization": f"Bearer {ACCESS_TOKEN}"},
+        timeout=10,
+    )
+    assert made.status_code == 200
+    first = run_target(target_config, leave(A), tmp_path)
+    assert first.returncode == 0, first.last_line
+    assert held(emulator) == {"vip (EMAIL)": frozenset({sha(B)})}
+
+    def patches() -> list[str]:
+        return [str(request.body) for request in emulator.requests if request.method == "PATCH"]
+
+    sent = len(patches())
+    again = run_target(target_config, leave(A), tmp_path)
+    assert again.returncode == 0, again.last_line
+    assert patches()[sent:] == []
+    # A joins and leaves again: both are sent, and the list ends exact.
+    assert run_target(target_config, join(A), tmp_path).returncode == 0
+    assert held(emulator) == {"vip (EMAIL)": frozenset({sha(A), sha(B)})}
+    assert run_target(target_config, leave(A), tmp_path).returncode == 0
+    assert held(emulator) == {"vip (EMAIL)": frozenset({sha(B)})}
+    assert run_target(target_config, leave(A, B), tmp_path).returncode == 0
+    assert held(emulator) == {"vip (EMAIL)": frozenset()}

@@ -239,12 +239,18 @@ class Writer:
                 held.pop(member, None)  # a newer signal for it: planned again below
             stored, _ = self.lists.resolve(name, audience, list_type, first=[], mark=mark, row=row)
             known = self.store.members_among(stored.list_id, signals) if stored is not None else set()
+            removed = (
+                self.store.removed_among(stored.list_id, signals)
+                if stored is not None and not stored.members_known
+                else set()
+            )
             planned = plan(
                 signals,
                 known,
                 list_exists=stored is not None,
                 members_known=stored.members_known if stored is not None else True,
                 add_only=options.sync_mode == "add_only",
+                removed=removed,
             )
             planned.adds[:0] = [member for member, wanted in held.items() if wanted]
             planned.removes[:0] = [member for member, wanted in held.items() if not wanted]
