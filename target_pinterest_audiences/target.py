@@ -69,6 +69,8 @@ class Run:
     selected: frozenset[str] | None
     stop_on_invalid: bool
     pending: Pending = field(default_factory=Pending)
+    snapshot_streams: dict[str, set[str]] = field(default_factory=dict)
+    """Mirror: per audience, the streams whose snapshot of it is still open (no ACTIVATE_VERSION yet)."""
     _sending: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def send_pending(self, *, final: bool = True) -> None:
