@@ -355,6 +355,8 @@ class Store:
         self._write_lock = threading.Lock() if self._sqlite else None
         self._writer: Connection | None = None
         self.run_id: int | None = None
+        self.prepared = False
+        """Opened: from here a read-only store (a dry run, the report command) refuses every write."""
         self._owner = ""
         self._alive: IO[bytes] | Connection | None = None
 
@@ -399,6 +401,7 @@ class Store:
                 )
             store = cls(engine, read_only=read_only, url=url, new=new)
             store._prepare()
+            store.prepared = True
         except (sa.exc.SQLAlchemyError, OSError, ImportError) as exc:
             reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
             raise StoreError(f"store_url {redact_url(url)} cannot be opened: {reason}") from None
@@ -511,6 +514,9 @@ class Store:
         connection keeps its cache (WRITER_CACHE_KIB): a million records took 23.5 to 24.7 s
         instead of 26.3 to 26.5 s (issue 13). Reads keep the pool's connections.
         """
+        if self.read_only and self.prepared:
+            msg = "a read-only store (a dry run) is never written"
+            raise StoreError(msg)
         if self._write_lock is None:
             with self.engine.begin() as conn:
                 yield conn
