@@ -15,6 +15,7 @@ run holds for its lifetime (a file lock for SQLite, an advisory lock for Postgre
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -24,14 +25,14 @@ import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from typing import IO
 
 try:
@@ -41,6 +42,7 @@ except ImportError:  # pragma: no cover - Windows: SQLite runs in one process th
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 DEFAULT_STORE_PATH = Path(".target-pinterest-audiences") / "store.db"
 SCHEMA_VERSION = 6
@@ -340,6 +342,28 @@ def _private_file(path: Path) -> bool:
     return True
 
 
+def _reconnecting(method: Callable[_P, _T]) -> Callable[_P, _T]:
+    """Run a store operation again once when the database connection was lost (a PostgreSQL restart).
+
+    Each operation is one transaction, rolled back with the connection, so a second try is safe:
+    a lost commit that did go through makes the second try find its work done (an intent
+    confirmed twice records nothing the second time; an intent stored twice is sent twice, and
+    ADD and REMOVE are idempotent). The pool checks connections before use (``pool_pre_ping``).
+    """
+
+    @functools.wraps(method)
+    def again(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return method(*args, **kwargs)
+        except sa.exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            logger.warning("The store's database connection was lost; trying the operation once more.")
+            return method(*args, **kwargs)
+
+    return again
+
+
 class Store:
     """SQLAlchemy-backed store, safe to share between threads and processes."""
 
@@ -539,6 +563,7 @@ class Store:
 
     # -- lists ----------------------------------------------------------------------------
 
+    @_reconnecting
     def get_list(self, ad_account_id: str, name: str) -> StoredList | None:
         """The list of this name in this account, if the store knows it."""
         with self.engine.connect() as conn:
@@ -549,6 +574,7 @@ class Store:
             ).first()
         return None if row is None else _stored(row)
 
+    @_reconnecting
     def lists_of_audience(self, ad_account_id: str, audience: str) -> list[StoredList]:
         """Every list the store knows for an audience (one per identifier type)."""
         with self.engine.connect() as conn:
@@ -559,6 +585,7 @@ class Store:
             ).all()
         return [_stored(row) for row in rows]
 
+    @_reconnecting
     def save_list(self, stored: StoredList) -> None:
         """Remember a list's id, type and audience."""
         if self.read_only:
@@ -583,6 +610,7 @@ class Store:
             },
         )
 
+    @_reconnecting
     def replace_list(self, stored: StoredList, new_id: str) -> None:
         """A gone list was made again under ``new_id`` and holds every member: it counts as whole again."""
         with self._writing() as conn:
@@ -593,6 +621,7 @@ class Store:
                 .values(gone=False)
             )
 
+    @_reconnecting
     def move_members(self, stored: StoredList, new_id: str) -> None:
         """A gone list's new id at Pinterest: its members move over, and it stays gone until they are all sent."""
         with self._writing() as conn:
@@ -620,6 +649,7 @@ class Store:
             .values(list_id=new_id, audience_id=None)
         )
 
+    @_reconnecting
     def mark_gone(self, stored: StoredList) -> None:
         """Pinterest confirmed the list gone: it is made again with the members kept here."""
         with self._writing() as conn:
@@ -637,6 +667,7 @@ class Store:
             .values(gone=True)
         )
 
+    @_reconnecting
     def forget_list(self, stored: StoredList) -> None:
         """Drop a list that is gone and had no member to put back."""
         with self._writing() as conn:
@@ -695,10 +726,12 @@ class Store:
 
     # -- members --------------------------------------------------------------------------
 
+    @_reconnecting
     def members_among(self, list_id: str, candidates: Iterable[str]) -> set[str]:
         """Which of ``candidates`` the store holds as members of the list."""
         return self._among(_AMONG, list_id, candidates)
 
+    @_reconnecting
     def removed_among(self, list_id: str, candidates: Iterable[str]) -> set[str]:
         """Which of ``candidates`` were removed from a list the store did not make (tombstones)."""
         return self._among(_REMOVED_AMONG, list_id, candidates)
@@ -713,6 +746,7 @@ class Store:
                 found.update(json.loads(str(result.scalar())) if self._sqlite else (row[0] for row in result))
         return found
 
+    @_reconnecting
     def mark_seen(self, list_id: str, members: list[str], seen: int) -> None:
         """Note that a mirror snapshot contained these members (already in the list)."""
         if self.read_only or not members:
@@ -777,6 +811,7 @@ class Store:
             return sa.and_(list_members.c.list_id == list_id, list_members.c.seen >= 0)
         return sa.and_(list_members.c.list_id == list_id, list_members.c.seen >= 0, list_members.c.seen < seen)
 
+    @_reconnecting
     def unseen_count(self, list_id: str, seen: int) -> int:
         """How many members of a list the snapshot ``seen`` did not contain."""
         with self.engine.connect() as conn:
@@ -785,6 +820,7 @@ class Store:
             ).scalar()
         return int(count or 0)
 
+    @_reconnecting
     def unseen_members(self, list_id: str, seen: int | None, limit: int, after: str = "") -> list[str]:
         """The next ``limit`` members, in order after ``after``, that the snapshot did not contain.
 
@@ -802,6 +838,7 @@ class Store:
         with self.engine.connect() as conn:
             return list(conn.execute(query).scalars())
 
+    @_reconnecting
     def member_count(self, list_id: str) -> int:
         """How many members the store holds for a list."""
         with self.engine.connect() as conn:
@@ -812,6 +849,7 @@ class Store:
 
     # -- intents (see write/journal.py) ---------------------------------------------------
 
+    @_reconnecting
     def add_intent(self, write: Write) -> Intent:
         """Store a write before it is sent."""
         assert self.run_id is not None  # noqa: S101 - a writing run always has one
@@ -821,6 +859,7 @@ class Store:
         assert key is not None  # noqa: S101 - an autoincrement key
         return Intent(**write.__dict__, id=int(key[0]), run_id=self.run_id)
 
+    @_reconnecting
     def confirm(self, intent: Intent, list_id: str, *, gone: bool = False) -> bool:
         """Record a write's effect and drop its intent, in one transaction.
 
@@ -867,23 +906,27 @@ class Store:
         ).first()
         return _stored(row) if row is not None else None
 
+    @_reconnecting
     def narrow_intent(self, intent: Intent, members: tuple[str, ...]) -> Intent:
         """Keep only ``members`` of an intent: a later write settles the others."""
         with self._writing() as conn:
             conn.execute(sa.update(intents).where(intents.c.id == intent.id).values(members=",".join(members)))
         return replace(intent, members=members)
 
+    @_reconnecting
     def drop_intent(self, intent: Intent) -> None:
         """Forget a write Pinterest refused: it took no effect."""
         with self._writing() as conn:
             conn.execute(sa.delete(intents).where(intents.c.id == intent.id))
 
+    @_reconnecting
     def open_intents(self) -> list[Intent]:
         """Every stored write that was never confirmed, oldest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(intents).order_by(intents.c.id)).all()
         return [_intent(row) for row in rows]
 
+    @_reconnecting
     def adopt(self, intent: Intent) -> Intent | None:
         """Take over the intent of a run that is gone; None when another run took it first."""
         assert self.run_id is not None  # noqa: S101 - a writing run always has one
@@ -976,6 +1019,7 @@ class Store:
             path.unlink()
         return False
 
+    @_reconnecting
     def finish_run(self, status: str, report_json: str) -> None:
         """Close the run with its status and report, and let go of its lock."""
         if self.read_only or self.run_id is None:
