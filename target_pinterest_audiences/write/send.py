@@ -174,7 +174,8 @@ class Writer:
                 members_known=True,
                 audience=intent.audience,
             )
-            self.journal.complete(intent, lambda adopted: self._patch(made, adopted), adopted=True)
+            with suppress(ListGoneError):  # recorded as wanted; the list is made again when next used
+                self.journal.complete(intent, lambda adopted: self._patch(made, adopted), adopted=True)
             return
         stored = self.store.get_list(intent.ad_account_id, intent.name)
         if stored is None or stored.list_id != intent.list_id:
