@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import pytest
 
-from target_pinterest_audiences.write.journal import CRASH_POINTS, CrashPoints
+from target_pinterest_audiences.write.journal import CRASH_POINTS, CrashPoints, Journal
+
+if TYPE_CHECKING:
+    from target_pinterest_audiences.store import Store
 
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
@@ -25,3 +30,10 @@ def test_no_setting_means_no_crash_point(setting: str | None) -> None:
 def test_a_wrong_crash_point_is_refused(setting: str) -> None:
     with pytest.raises(ValueError, match="_crash_at must be one of"):
         CrashPoints(setting)
+
+
+def test_the_journal_uses_the_run_s_crash_points_or_none() -> None:
+    store = cast("Store", object())
+    chosen = CrashPoints("after_intent:1")
+    assert Journal(store, chosen).crash is chosen
+    Journal(store).crash.reach("after_intent")  # none chosen: reaching a point does nothing
