@@ -74,7 +74,7 @@ class AudienceSink(BatchSink):
         self.mirror = self.run.options.mirror
         self.audiences_seen: set[str] = set()
         # Worked out once, not per record: the batch size, and the schema check to run.
-        self.batch_limit = self.max_size
+        self.batch_limit = min(self.max_size, target.batch_rows)
         validator = self._validator
         self._check = validator.check if isinstance(validator, CompiledValidator) else None
         # The SDK checks that every key property is present; a schema that requires them
@@ -110,8 +110,9 @@ class AudienceSink(BatchSink):
             self._count_dropped(outcome.dropped, [audience for audience, _ in outcome.signals])
         add = run.pending.add
         for audience, member in outcome.signals:
-            if self.mirror:
+            if self.mirror and audience not in self.audiences_seen:
                 self.audiences_seen.add(audience)
+                run.snapshot_streams.setdefault(audience, set()).add(self.stream_name)
             for list_type, hashed in outcome.identifiers:
                 add(audience, list_type, hashed, member)
 
@@ -176,7 +177,15 @@ class AudienceSink(BatchSink):
             self.logger.debug("ACTIVATE_VERSION ignored: sync_mode is not mirror.")
             return
         self.run.send_pending()
-        self.run.writer.finish_snapshots(self.audiences_seen)
+        # An audience other streams also carry is theirs too: its snapshot ends with the last of them.
+        ended = set()
+        for audience in self.audiences_seen:
+            streams = self.run.snapshot_streams.get(audience, set())
+            streams.discard(self.stream_name)
+            if not streams:
+                self.run.snapshot_streams.pop(audience, None)
+                ended.add(audience)
+        self.run.writer.finish_snapshots(ended)
         self.audiences_seen = set()
 
     def process_batch(self, context: dict[str, t.Any]) -> None:

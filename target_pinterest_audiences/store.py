@@ -15,6 +15,7 @@ run holds for its lifetime (a file lock for SQLite, an advisory lock for Postgre
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -24,14 +25,14 @@ import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from typing import IO
 
 try:
@@ -41,6 +42,7 @@ except ImportError:  # pragma: no cover - Windows: SQLite runs in one process th
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 DEFAULT_STORE_PATH = Path(".target-pinterest-audiences") / "store.db"
 SCHEMA_VERSION = 6
@@ -74,10 +76,18 @@ class _Sql(NamedTuple):
     postgresql: str
 
 
+#: ``seen`` of a tombstone: an identifier removed from a list the store did not make
+#: (``members_known`` false), so the same removal is not sent again. Never a member.
+REMOVED = -1
 _AMONG = _Sql(
-    "SELECT json_group_array(member) FROM list_members WHERE list_id = ?"
+    "SELECT json_group_array(member) FROM list_members WHERE list_id = ? AND seen >= 0"
     " AND member IN (SELECT value FROM json_each(?))",
-    "SELECT member FROM list_members WHERE list_id = %s AND member = ANY(%s)",
+    "SELECT member FROM list_members WHERE list_id = %s AND seen >= 0 AND member = ANY(%s)",
+)
+_REMOVED_AMONG = _Sql(
+    "SELECT json_group_array(member) FROM list_members WHERE list_id = ? AND seen < 0"
+    " AND member IN (SELECT value FROM json_each(?))",
+    "SELECT member FROM list_members WHERE list_id = %s AND seen < 0 AND member = ANY(%s)",
 )
 _ADD = _Sql(
     "INSERT INTO list_members (seen, list_id, member) SELECT ?, ?, value FROM json_each(?) WHERE true"
@@ -332,6 +342,28 @@ def _private_file(path: Path) -> bool:
     return True
 
 
+def _reconnecting(method: Callable[_P, _T]) -> Callable[_P, _T]:
+    """Run a store operation again once when the database connection was lost (a PostgreSQL restart).
+
+    Each operation is one transaction, rolled back with the connection, so a second try is safe:
+    a lost commit that did go through makes the second try find its work done (an intent
+    confirmed twice records nothing the second time; an intent stored twice is sent twice, and
+    ADD and REMOVE are idempotent). The pool checks connections before use (``pool_pre_ping``).
+    """
+
+    @functools.wraps(method)
+    def again(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return method(*args, **kwargs)
+        except sa.exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            logger.warning("The store's database connection was lost; trying the operation once more.")
+            return method(*args, **kwargs)
+
+    return again
+
+
 class Store:
     """SQLAlchemy-backed store, safe to share between threads and processes."""
 
@@ -347,6 +379,8 @@ class Store:
         self._write_lock = threading.Lock() if self._sqlite else None
         self._writer: Connection | None = None
         self.run_id: int | None = None
+        self.prepared = False
+        """Opened: from here a read-only store (a dry run, the report command) refuses every write."""
         self._owner = ""
         self._alive: IO[bytes] | Connection | None = None
 
@@ -391,6 +425,7 @@ class Store:
                 )
             store = cls(engine, read_only=read_only, url=url, new=new)
             store._prepare()
+            store.prepared = True
         except (sa.exc.SQLAlchemyError, OSError, ImportError) as exc:
             reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
             raise StoreError(f"store_url {redact_url(url)} cannot be opened: {reason}") from None
@@ -400,7 +435,12 @@ class Store:
         """One line for the start of a run: where the store is, new or not, what it knows."""
         with self.engine.connect() as conn:
             lists = conn.execute(sa.select(sa.func.count()).select_from(customer_lists)).scalar() or 0
-            members = conn.execute(sa.select(sa.func.count()).select_from(list_members)).scalar() or 0
+            members = (
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(list_members).where(list_members.c.seen >= 0)
+                ).scalar()
+                or 0
+            )
         if self._sqlite:
             database = self.engine.url.database
             where = f"SQLite file {Path(database).resolve()}" if database and database != ":memory:" else "in memory"
@@ -498,6 +538,9 @@ class Store:
         connection keeps its cache (WRITER_CACHE_KIB): a million records took 23.5 to 24.7 s
         instead of 26.3 to 26.5 s (issue 13). Reads keep the pool's connections.
         """
+        if self.read_only and self.prepared:
+            msg = "a read-only store (a dry run) is never written"
+            raise StoreError(msg)
         if self._write_lock is None:
             with self.engine.begin() as conn:
                 yield conn
@@ -520,6 +563,7 @@ class Store:
 
     # -- lists ----------------------------------------------------------------------------
 
+    @_reconnecting
     def get_list(self, ad_account_id: str, name: str) -> StoredList | None:
         """The list of this name in this account, if the store knows it."""
         with self.engine.connect() as conn:
@@ -530,6 +574,7 @@ class Store:
             ).first()
         return None if row is None else _stored(row)
 
+    @_reconnecting
     def lists_of_audience(self, ad_account_id: str, audience: str) -> list[StoredList]:
         """Every list the store knows for an audience (one per identifier type)."""
         with self.engine.connect() as conn:
@@ -540,6 +585,7 @@ class Store:
             ).all()
         return [_stored(row) for row in rows]
 
+    @_reconnecting
     def save_list(self, stored: StoredList) -> None:
         """Remember a list's id, type and audience."""
         if self.read_only:
@@ -564,30 +610,46 @@ class Store:
             },
         )
 
+    @_reconnecting
     def replace_list(self, stored: StoredList, new_id: str) -> None:
-        """A gone list was made again under ``new_id`` with every member: move them over."""
+        """A gone list was made again under ``new_id`` and holds every member: it counts as whole again."""
         with self._writing() as conn:
-            if new_id == stored.list_id:  # it was not gone after all: nothing to move
-                conn.execute(
-                    sa.update(customer_lists)
-                    .where(customer_lists.c.ad_account_id == stored.ad_account_id, customer_lists.c.name == stored.name)
-                    .values(gone=False)
-                )
-                return
-            conn.execute(
-                sa.text(
-                    "INSERT INTO list_members (list_id, member, seen) SELECT :new, member, seen FROM list_members"
-                    " WHERE list_id = :old ON CONFLICT (list_id, member) DO NOTHING"
-                ),
-                {"new": new_id, "old": stored.list_id},
-            )
-            conn.execute(sa.delete(list_members).where(list_members.c.list_id == stored.list_id))
+            self._move_members(conn, stored, new_id)
             conn.execute(
                 sa.update(customer_lists)
                 .where(customer_lists.c.ad_account_id == stored.ad_account_id, customer_lists.c.name == stored.name)
-                .values(list_id=new_id, gone=False, audience_id=None)
+                .values(gone=False)
             )
 
+    @_reconnecting
+    def move_members(self, stored: StoredList, new_id: str) -> None:
+        """A gone list's new id at Pinterest: its members move over, and it stays gone until they are all sent."""
+        with self._writing() as conn:
+            self._move_members(conn, stored, new_id)
+
+    @staticmethod
+    def _move_members(conn: Connection, stored: StoredList, new_id: str) -> None:
+        if new_id == stored.list_id:
+            return
+        conn.execute(
+            sa.text(
+                "INSERT INTO list_members (list_id, member, seen) SELECT :new, member, seen FROM list_members"
+                " WHERE list_id = :old ON CONFLICT (list_id, member) DO NOTHING"
+            ),
+            {"new": new_id, "old": stored.list_id},
+        )
+        conn.execute(sa.delete(list_members).where(list_members.c.list_id == stored.list_id))
+        conn.execute(
+            sa.update(customer_lists)
+            .where(
+                customer_lists.c.ad_account_id == stored.ad_account_id,
+                customer_lists.c.name == stored.name,
+                customer_lists.c.list_id == stored.list_id,
+            )
+            .values(list_id=new_id, audience_id=None)
+        )
+
+    @_reconnecting
     def mark_gone(self, stored: StoredList) -> None:
         """Pinterest confirmed the list gone: it is made again with the members kept here."""
         with self._writing() as conn:
@@ -605,6 +667,7 @@ class Store:
             .values(gone=True)
         )
 
+    @_reconnecting
     def forget_list(self, stored: StoredList) -> None:
         """Drop a list that is gone and had no member to put back."""
         with self._writing() as conn:
@@ -663,17 +726,27 @@ class Store:
 
     # -- members --------------------------------------------------------------------------
 
+    @_reconnecting
     def members_among(self, list_id: str, candidates: Iterable[str]) -> set[str]:
         """Which of ``candidates`` the store holds as members of the list."""
+        return self._among(_AMONG, list_id, candidates)
+
+    @_reconnecting
+    def removed_among(self, list_id: str, candidates: Iterable[str]) -> set[str]:
+        """Which of ``candidates`` were removed from a list the store did not make (tombstones)."""
+        return self._among(_REMOVED_AMONG, list_id, candidates)
+
+    def _among(self, statement: _Sql, list_id: str, candidates: Iterable[str]) -> set[str]:
         found: set[str] = set()
         with self.engine.connect() as conn:
             for chunk in _chunks(list(candidates)):
-                sql, value = self._bind(_AMONG, chunk)
+                sql, value = self._bind(statement, chunk)
                 result = conn.exec_driver_sql(sql, (list_id, value))
                 # SQLite answers with one JSON array of members, PostgreSQL with a row each.
                 found.update(json.loads(str(result.scalar())) if self._sqlite else (row[0] for row in result))
         return found
 
+    @_reconnecting
     def mark_seen(self, list_id: str, members: list[str], seen: int) -> None:
         """Note that a mirror snapshot contained these members (already in the list)."""
         if self.read_only or not members:
@@ -683,8 +756,22 @@ class Store:
 
     def _apply(self, conn: Connection, list_id: str, operation: str, members: list[str], mark: int | None) -> None:
         if operation == "ADD":
-            on_conflict = "DO NOTHING" if mark is None else "DO UPDATE SET seen = excluded.seen"
+            # A member again keeps its mark, unless a snapshot gives one; a tombstone becomes a member.
+            on_conflict = (
+                "DO UPDATE SET seen = excluded.seen WHERE list_members.seen < 0"
+                if mark is None
+                else "DO UPDATE SET seen = excluded.seen"
+            )
             self._each_chunk(conn, _ADD, list_id, members, seen=mark or 0, on_conflict=on_conflict)
+            return
+        known = conn.execute(
+            sa.select(customer_lists.c.members_known).where(customer_lists.c.list_id == list_id)
+        ).scalar()
+        if known is not None and not known:
+            # A list the store did not make: remember the removal, so it is not sent again.
+            self._each_chunk(
+                conn, _ADD, list_id, members, seen=REMOVED, on_conflict="DO UPDATE SET seen = excluded.seen"
+            )
         else:
             self._each_chunk(conn, _REMOVE, list_id, members)
 
@@ -721,9 +808,10 @@ class Store:
     def _unseen(list_id: str, seen: int | None) -> sa.ColumnElement[bool]:
         """Members of the list that snapshot ``seen`` did not contain (None: all members)."""
         if seen is None:
-            return list_members.c.list_id == list_id
-        return sa.and_(list_members.c.list_id == list_id, list_members.c.seen < seen)
+            return sa.and_(list_members.c.list_id == list_id, list_members.c.seen >= 0)
+        return sa.and_(list_members.c.list_id == list_id, list_members.c.seen >= 0, list_members.c.seen < seen)
 
+    @_reconnecting
     def unseen_count(self, list_id: str, seen: int) -> int:
         """How many members of a list the snapshot ``seen`` did not contain."""
         with self.engine.connect() as conn:
@@ -732,6 +820,7 @@ class Store:
             ).scalar()
         return int(count or 0)
 
+    @_reconnecting
     def unseen_members(self, list_id: str, seen: int | None, limit: int, after: str = "") -> list[str]:
         """The next ``limit`` members, in order after ``after``, that the snapshot did not contain.
 
@@ -749,16 +838,18 @@ class Store:
         with self.engine.connect() as conn:
             return list(conn.execute(query).scalars())
 
+    @_reconnecting
     def member_count(self, list_id: str) -> int:
         """How many members the store holds for a list."""
         with self.engine.connect() as conn:
             count = conn.execute(
-                sa.select(sa.func.count()).select_from(list_members).where(list_members.c.list_id == list_id)
+                sa.select(sa.func.count()).select_from(list_members).where(self._unseen(list_id, None))
             ).scalar()
         return int(count or 0)
 
     # -- intents (see write/journal.py) ---------------------------------------------------
 
+    @_reconnecting
     def add_intent(self, write: Write) -> Intent:
         """Store a write before it is sent."""
         assert self.run_id is not None  # noqa: S101 - a writing run always has one
@@ -768,6 +859,7 @@ class Store:
         assert key is not None  # noqa: S101 - an autoincrement key
         return Intent(**write.__dict__, id=int(key[0]), run_id=self.run_id)
 
+    @_reconnecting
     def confirm(self, intent: Intent, list_id: str, *, gone: bool = False) -> bool:
         """Record a write's effect and drop its intent, in one transaction.
 
@@ -780,7 +872,12 @@ class Store:
             deleted = conn.execute(sa.delete(intents).where(intents.c.id == intent.id)).rowcount
             if not deleted:
                 return False
-            if intent.list_id is None:
+            rebuilt = self._gone_row(conn, intent) if intent.list_id is None else None
+            if rebuilt is not None:
+                # The first write of a gone list's rebuild: its members move to the new list,
+                # which stays gone until the rebuild sent them all (Lists.make_again).
+                self._move_members(conn, rebuilt, list_id)
+            elif intent.list_id is None:
                 self._save_list(
                     conn,
                     StoredList(
@@ -798,17 +895,38 @@ class Store:
                 self._set_gone(conn, intent.ad_account_id, intent.name, list_id)
         return True
 
+    @staticmethod
+    def _gone_row(conn: Connection, intent: Intent) -> StoredList | None:
+        row = conn.execute(
+            sa.select(customer_lists).where(
+                customer_lists.c.ad_account_id == intent.ad_account_id,
+                customer_lists.c.name == intent.name,
+                customer_lists.c.gone,
+            )
+        ).first()
+        return _stored(row) if row is not None else None
+
+    @_reconnecting
+    def narrow_intent(self, intent: Intent, members: tuple[str, ...]) -> Intent:
+        """Keep only ``members`` of an intent: a later write settles the others."""
+        with self._writing() as conn:
+            conn.execute(sa.update(intents).where(intents.c.id == intent.id).values(members=",".join(members)))
+        return replace(intent, members=members)
+
+    @_reconnecting
     def drop_intent(self, intent: Intent) -> None:
         """Forget a write Pinterest refused: it took no effect."""
         with self._writing() as conn:
             conn.execute(sa.delete(intents).where(intents.c.id == intent.id))
 
+    @_reconnecting
     def open_intents(self) -> list[Intent]:
         """Every stored write that was never confirmed, oldest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(intents).order_by(intents.c.id)).all()
         return [_intent(row) for row in rows]
 
+    @_reconnecting
     def adopt(self, intent: Intent) -> Intent | None:
         """Take over the intent of a run that is gone; None when another run took it first."""
         assert self.run_id is not None  # noqa: S101 - a writing run always has one
@@ -901,6 +1019,7 @@ class Store:
             path.unlink()
         return False
 
+    @_reconnecting
     def finish_run(self, status: str, report_json: str) -> None:
         """Close the run with its status and report, and let go of its lock."""
         if self.read_only or self.run_id is None:

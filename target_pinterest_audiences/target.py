@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import typing as t
 from dataclasses import dataclass, field
 
@@ -31,8 +32,17 @@ if t.TYPE_CHECKING:
 
     import click
 
-#: Records between looks at the clock (record age, metrics) on the fast record path.
+#: Records between looks at the clock (record age, metrics, STATE cadence) on the fast record path.
 CHECK_EVERY = 1000
+#: Seconds between STATEs while a run goes on (CONTRACT.md: at least once a minute); the
+#: private setting ``_state_interval_seconds`` shortens it for tests.
+STATE_INTERVAL_SECONDS = 60.0
+#: The first batch is at most this many records; later ones are sized from how fast the
+#: earlier ones were sent, so that one drain takes about an eighth of the STATE interval.
+FIRST_BATCH_ROWS = 1000
+SMALLEST_BATCH_ROWS = 100
+#: A batch at most this many times the one before it (the first drains probe Pinterest's pace).
+BATCH_GROWTH = 8
 
 
 class RunInterruptedError(BaseException):
@@ -59,6 +69,8 @@ class Run:
     selected: frozenset[str] | None
     stop_on_invalid: bool
     pending: Pending = field(default_factory=Pending)
+    snapshot_streams: dict[str, set[str]] = field(default_factory=dict)
+    """Mirror: per audience, the streams whose snapshot of it is still open (no ACTIVATE_VERSION yet)."""
     _sending: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def send_pending(self, *, final: bool = True) -> None:
@@ -153,16 +165,19 @@ class TargetPinterestAudiences(Target):
         return _ConfigInput(config=settings.resolve(value, os.environ, schema), parse_env=False)
 
     def __init__(self, **kwargs: t.Any) -> None:  # noqa: ANN401
-        """Validate settings, open the store and settle what an interrupted run left, before any input."""
+        """Validate settings and open the store; ``invoke`` settles what an interrupted run left first."""
         self._interrupted: int | None = None
         self._finished = False
+        self._closing = False
+        self._emitted_state: dict[str, t.Any] | None = None
+        self._accepted_state: dict[str, t.Any] | None = None
+        self._last_state_at = time.monotonic()
         super().__init__(**kwargs)
         # All sinks share one pending map, so one drain sends everything; the writer sends
         # lists in parallel itself. The SDK's parallel drain threads would only take turns.
         self.max_parallelism = 1
         self.run = build_run(self.config)
         self.logger.info("%s", self.run.store.describe())
-        self.run.writer.settle()
         interval = float(self.config.get("progress_interval_seconds", settings.DEFAULT_PROGRESS_SECONDS))
         self._progress = Progress(self.run.report, interval, lambda line: self.logger.info("%s", line))
         self._progress.start()
@@ -170,6 +185,8 @@ class TargetPinterestAudiences(Target):
         self._counted: dict[str, int] = {}
         config = self.config
         self._fast_records = not config.get("stream_maps")  # flattening and metadata are not offered
+        self._state_interval = float(config.get("_state_interval_seconds", STATE_INTERVAL_SECONDS))
+        self.batch_rows = FIRST_BATCH_ROWS
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Check settings with one line that names each wrong one (never a secret's value)."""
@@ -207,6 +224,8 @@ class TargetPinterestAudiences(Target):
             cls.logger.warning("Stopped by signal %d before reading any input.", exc.signum)
             sys.exit(128 + exc.signum)
         try:
+            # Settling is part of the run: a failure there is reported like any other.
+            target.run.writer.settle()
             target.listen(file_input)
         except RunInterruptedError as exc:
             target.stop(exc.signum)
@@ -224,10 +243,10 @@ class TargetPinterestAudiences(Target):
         interrupted code holds can hang for ever.
         """
         del frame
-        if self._finished:
-            return
         if self._interrupted is not None:
             os._exit(128 + signum)  # the journal covers what was in flight
+        if self._closing:
+            return  # the report is written as it stands: the run is over
         self._interrupted = signum
         raise RunInterruptedError(signum)
 
@@ -239,6 +258,9 @@ class TargetPinterestAudiences(Target):
         """
         self.logger.warning("Received signal %d: stopping; waiting for the writes in flight.", signum)
         self.run.writer.stop()
+        accepted = self._accepted_state
+        if accepted is not None and accepted != self._emitted_state and not self.run.report.dry_run:
+            self._emit_state(accepted)
         self.finish("interrupted", error=f"stopped by signal {signum}")
         sys.exit(128 + signum)
 
@@ -270,9 +292,59 @@ class TargetPinterestAudiences(Target):
         A dry run's STATE would move the tap's bookmark past records never sent.
         """
         self.run.send_pending()
+        self._accepted_state = state
+        self._last_state_at = time.monotonic()
         if self.run.report.dry_run:
             return
+        self._emit_state(state)
+
+    def _emit_state(self, state: dict[str, t.Any]) -> None:
+        self._emitted_state = state
         super()._write_state_message(state)
+
+    def _state_due(self) -> bool:
+        """A STATE the tap sent waits, and the last one left the target half an interval ago.
+
+        Half: a drain under way when the interval ends would otherwise push the STATE past it.
+        """
+        return (
+            self._latest_state is not None
+            and self._latest_state != self._accepted_state
+            and time.monotonic() - self._last_state_at >= self._state_interval / 2
+        )
+
+    def _process_state_message(self, message_dict: dict[str, t.Any]) -> None:
+        """Keep the tap's STATE; when one is due (an interval since the last), deliver and emit it."""
+        super()._process_state_message(message_dict)
+        if self._state_due():
+            self.drain_all()
+
+    def _drain_full(self, sink: AudienceSink) -> None:
+        """A batch is full: send it (with a STATE when one is due), then size the next batch.
+
+        Every sink shares one pending map, so a drain sends every stream's records; when the
+        writer holds nothing back afterwards, the STATE read before the drain is accepted.
+        """
+        state = self._latest_state
+        records = sink.current_size
+        started = time.monotonic()
+        if self._state_due():
+            self.drain_all()
+        else:
+            self.drain_one(sink)
+            if not self.run.writer.holding():
+                self._accepted_state = state
+        self._fit_batches(records, time.monotonic() - started)
+
+    def _fit_batches(self, records: int, seconds: float) -> None:
+        """Size batches so one drain takes about an eighth of the STATE interval, up to batch_size_rows."""
+        pace = records / seconds if seconds > 0 else float("inf")
+        wanted = self._state_interval / 8 * pace
+        rows = int(min(wanted, self.batch_rows * BATCH_GROWTH, 2**31))
+        self.batch_rows = max(SMALLEST_BATCH_ROWS, rows)
+        for active in self._sinks_active.values():
+            if isinstance(active, AudienceSink):
+                active.batch_limit = min(active.max_size, self.batch_rows)
 
     def _process_record_message(self, message_dict: dict[str, t.Any]) -> None:
         """Hand a record straight to its sink when no stream map or flattening applies.
@@ -301,12 +373,14 @@ class TargetPinterestAudiences(Target):
         sink.tally_record_read()
         sink.process_record(record, sink._get_context(record))  # type: ignore[arg-type]  # noqa: SLF001
         if sink.current_size >= sink.batch_limit:  # the SDK's is_full, its limit worked out once
-            self.drain_one(sink)
+            self._drain_full(sink)
         self._records_since_check += 1
         if self._records_since_check >= CHECK_EVERY:
-            # The SDK's record counter and record-age clock, once a thousand records.
+            # The SDK's record counter and record-age clock, and the STATE cadence, once a thousand records.
             self._records_since_check = 0
             self._count_records()
+            if self._state_due():
+                self.drain_all()
             self._handle_max_record_age()
 
     def _count_records(self) -> None:
@@ -343,14 +417,17 @@ class TargetPinterestAudiences(Target):
         """
         if self._finished:
             return
-        self._finished = True
         run = self.run
         self._progress.stop()
         try:
             if status == "succeeded":
+                # A signal here stops the reads: invoke then reports the run as interrupted.
                 run.writer.read_statuses()
         finally:
             run.writer.close()
+        self._finished = self._closing = True
+        if self._interrupted is not None and status == "succeeded":
+            status, error = "interrupted", f"stopped by signal {self._interrupted}"
         report = run.report
         report.status = status
         report.error = error

@@ -113,6 +113,43 @@ class Model:
             current.uncertain -= adds
             current.uncertain |= (joined & removes) - current.sure
 
+    def apply_cut_short_run(self, mode: str, signals: Iterable[Signal]) -> None:
+        """A run cut short (failed, killed) and never resumed: each change it speaks of may or may not
+        be at Pinterest, until a later signal settles it.
+
+        Any identifier that joined anywhere in the run may have been added; one that left anywhere
+        may have been removed (not in ``add_only``); in ``mirror``, so may every member the
+        snapshot does not end with.
+        """
+        if mode not in MODES:
+            msg = f"unknown mode {mode!r}"
+            raise ValueError(msg)
+        joined: dict[str, set[str]] = {}
+        left: dict[str, set[str]] = {}
+        finals: dict[str, dict[str, bool]] = {}
+        for signal in signals:
+            key = hashed(signal.email)
+            (joined if signal.member else left).setdefault(signal.audience, set()).add(key)
+            finals.setdefault(signal.audience, {})[key] = signal.member
+        for audience, last in finals.items():
+            came = joined.get(audience, set())
+            went = left.get(audience, set())
+            if came:
+                self.ever_joined.add(audience)
+            current = self.lists.get(audience)
+            if current is None:
+                if not came:
+                    continue
+                current = self.lists[audience] = ListModel()
+            maybe_removed: set[str] = set()
+            if mode == "changes":
+                maybe_removed = current.sure & went
+            elif mode == "mirror":
+                ends_with = {key for key, member in last.items() if member}
+                maybe_removed = (current.sure - ends_with) | (current.sure & went)
+            current.uncertain |= maybe_removed | (came - current.sure)
+            current.sure -= maybe_removed
+
     def delete_list(self, audience: str) -> None:
         """The list was deleted at Pinterest: it holds nothing until a run speaks of its audience."""
         if audience in self.lists:

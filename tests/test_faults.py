@@ -292,11 +292,12 @@ def test_a_list_that_fails_does_not_cost_the_others_their_record(
 def test_a_run_killed_after_pinterest_accepted_still_removes_those_members_later(
     emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    """Killed mid-batch, before the store recorded the batch; meanwhile everyone left the audience.
+    """Killed mid-batch while a write waits out a Retry-After; meanwhile everyone left the audience.
 
-    The members Pinterest accepted before the kill must still be removed by the next run: the
-    store knows them from its journal: each write was confirmed as it was answered, and the
-    write waiting out a Retry-After is an intent the next run settles first.
+    The members of the writes Pinterest answered before the kill must be removed by the next
+    run: each write was confirmed as its answer came. The waiting write met a 429, so it took
+    no effect; its intent is settled first by the next run. (A write Pinterest applied whose
+    answer never came is tests/test_outcomes.py's.)
     """
     names = [f"user{i}@example.com" for i in range(40)]
     target_config |= {"records_per_request": 2, "parallel_requests": 1}

@@ -10,6 +10,7 @@ list and the operation but never a token or an identifier.
 from __future__ import annotations
 
 import email.utils
+import enum
 import logging
 import random
 import threading
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -45,10 +46,27 @@ BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 60.0
 USER_AGENT = "target-pinterest-audiences"
 _MAX_MESSAGE = 300
+_T = TypeVar("_T")
+
+
+class Outcome(enum.Enum):
+    """What a write's attempts, all of them, say about its effect at Pinterest (CONTRACT.md, Semantics)."""
+
+    ACCEPTED = "accepted"
+    """A 2xx answered it."""
+    NOT_APPLIED = "certainly not applied"
+    """Pinterest refused it, and no attempt of it ever went unanswered."""
+    UNKNOWN = "unknown"
+    """Some attempt went unanswered (a timeout, a connection lost after sending, a 5xx): it may
+    have taken effect, whatever the later attempts met."""
 
 
 class PinterestError(Exception):
-    """A request Pinterest did not accept. ``str()`` is the one line a user sees."""
+    """A request Pinterest did not accept. ``str()`` is the one line a user sees.
+
+    ``outcome`` says whether it may have taken effect: only a call's retry loop can say
+    "certainly not applied", so any other error counts as unknown.
+    """
 
     def __init__(  # noqa: PLR0913
         self,
@@ -59,6 +77,7 @@ class PinterestError(Exception):
         message: str = "",
         request_id: str | None = None,
         retries: int = 0,
+        outcome: Outcome = Outcome.UNKNOWN,
     ) -> None:
         """Keep the parts of the failure; the message is built in ``__str__``."""
         super().__init__(operation)
@@ -68,6 +87,12 @@ class PinterestError(Exception):
         self.message = message
         self.request_id = request_id
         self.retries = retries
+        self.outcome = outcome
+
+    @property
+    def maybe_applied(self) -> bool:
+        """Whether Pinterest may hold the effect of the failed call."""
+        return self.outcome is not Outcome.NOT_APPLIED
 
     def __str__(self) -> str:
         """One line: what failed, Pinterest's answer, and the request id for support."""
@@ -236,17 +261,6 @@ class Credentials:
         return bool(self.refresh_token and self.client_id and self.client_secret)
 
 
-@dataclass(frozen=True)
-class ClientSettings:
-    """What a client is made of, resolved from the target's settings."""
-
-    api_url: str
-    credentials: Credentials
-    requests_per_second: float
-    max_retry_seconds: float
-    request_timeout_seconds: float
-
-
 @dataclass
 class CallStats:
     """Requests and retries made, for the run report (thread-safe increments)."""
@@ -265,6 +279,82 @@ class CallStats:
         """(requests, retries) so far."""
         with self.lock:
             return self.requests, self.retries
+
+
+@dataclass(frozen=True)
+class _Retry:
+    """Why an attempt is worth another: what failed, the wait the server asked for, its reply if any."""
+
+    failure: str
+    wait: float | None = None
+    response: requests.Response | None = None
+
+
+@dataclass
+class _Attempts:
+    """One call's attempts so far, and what they say about its effect."""
+
+    operation: str
+    url: str
+    deadline: float
+    number: int = 0
+    unanswered: bool = False
+    """Some attempt went unanswered after it was sent: the outcome is unknown for good."""
+    connect_deadline: float | None = None
+    refused: set[str] = field(default_factory=set)
+    """Tokens this call saw refused: each is renewed once. Another thread may renew in between,
+    and a short-lived token may expire again before this call retries."""
+
+    @property
+    def outcome(self) -> Outcome:
+        """The outcome of the call if it fails now."""
+        return Outcome.UNKNOWN if self.unanswered else Outcome.NOT_APPLIED
+
+    def failed(self, error: PinterestError) -> PinterestError:
+        """``error`` as the end of this call: it carries the outcome of every attempt."""
+        error.outcome = self.outcome
+        return error
+
+    def guarded(self, step: Callable[[], _T]) -> _T:
+        """Run a step of the call (a token renewal, a look for its effect); its failure ends the call."""
+        try:
+            return step()
+        except PinterestError as exc:
+            raise self.failed(exc) from None
+
+    def may_renew(self, token: str) -> bool:
+        """Whether a refused token is one this call has not renewed yet (and renewals are left)."""
+        if token in self.refused or len(self.refused) >= MAX_RENEWALS:
+            return False
+        self.refused.add(token)
+        return True
+
+    def answered(self) -> None:
+        """An answer came: the host is reachable."""
+        self.connect_deadline = None
+
+    def unanswered_by(self, exc: requests.RequestException) -> _Retry:
+        """No answer: nothing was sent when no connection was made; else it may have taken effect."""
+        unreachable = connect_failure(exc)
+        if unreachable is None:
+            self.connect_deadline = None
+            self.unanswered = True
+            return _Retry(type(exc).__name__)
+        self.connect_deadline = self.connect_deadline or time.monotonic() + CONNECT_BUDGET_SECONDS
+        return _Retry(unreachable)
+
+    def give_up_at(self) -> float:
+        """When retrying ends: the call's budget, or sooner when the host cannot be reached."""
+        return min(self.deadline, self.connect_deadline or self.deadline)
+
+    def gave_up(self, retry: _Retry, *, stopping: bool) -> PinterestError:
+        """The error for a call that is not retried any more."""
+        failure = retry.failure + ("; not retried, the run is stopping" if stopping else "")
+        if retry.response is not None:
+            return self.failed(error_from_response(self.operation, retry.response, self.number))
+        if self.connect_deadline is not None:
+            return self.failed(UnreachableError(self.operation, url=self.url, reason=failure, retries=self.number))
+        return self.failed(PinterestError(self.operation, message=f"no answer ({failure})", retries=self.number))
 
 
 class PinterestClient:
@@ -394,7 +484,7 @@ class PinterestClient:
                 creds.on_rotate(rotated)
             logger.info("Pinterest rotated the refresh token; the new one is kept in the store.")
 
-    def _send(  # noqa: C901, PLR0912, PLR0913, PLR0915 - one retry loop, every outcome of a call in one place
+    def _send(  # noqa: PLR0913 - the call's parts, as requests takes them
         self,
         method: str,
         path: str,
@@ -408,31 +498,20 @@ class PinterestClient:
     ) -> requests.Response | Mapping[str, Any]:
         """Send one call with pacing and retries; return the accepted response or raise.
 
-        ``recover`` runs before a retry of a call that may have taken effect (a create that
-        timed out): when it finds the effect, what it found stands in for the reply.
+        The error raised carries the outcome of all the call's attempts (``Outcome``). ``recover``
+        runs before a retry of a call that may have taken effect (a create that timed out):
+        when it finds the effect, what it found stands in for the reply.
         """
-        url = self.api_url + path
-        deadline = time.monotonic() + self._max_retry_seconds
-        connect_deadline: float | None = None
-        attempt = 0
-        # Tokens this call saw refused: each is renewed once. Another thread may renew in
-        # between, and a short-lived token may expire again before this call retries.
-        refused: set[str] = set()
+        attempts = _Attempts(operation, self.api_url + path, time.monotonic() + self._max_retry_seconds)
         while True:
-            headers = {}
-            token = None
-            if auth is None:
-                token = self._token()
-                headers["Authorization"] = f"Bearer {token}"
+            token = self._authorise(auth, attempts)
+            headers = {} if token is None else {"Authorization": f"Bearer {token}"}
             self._pacer.wait()
             self._count(requests=1)
-            failure: str
-            wait: float | None = None
-            response: requests.Response | None = None
             try:
                 reply = self.session.request(
                     method,
-                    url,
+                    attempts.url,
                     params=params,
                     json=json,
                     data=data,
@@ -441,50 +520,57 @@ class PinterestClient:
                     timeout=self._timeout,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
-                failure = type(exc).__name__
-                unreachable = connect_failure(exc)
-                if unreachable is not None:
-                    connect_deadline = connect_deadline or time.monotonic() + CONNECT_BUDGET_SECONDS
-                    failure = unreachable
+                retry = attempts.unanswered_by(exc)
             else:
-                connect_deadline = None
-                response = reply
-                if response.status_code < 400:  # noqa: PLR2004
-                    return response
-                if (
-                    response.status_code == 401  # noqa: PLR2004
-                    and token is not None
-                    and token not in refused
-                    and len(refused) < MAX_RENEWALS
-                ):
-                    refused.add(token)
-                    self.renew_token(token)
+                if reply.status_code < 400:  # noqa: PLR2004
+                    return reply
+                if self._renewed_after_refusal(reply, token, attempts):
                     continue
-                if response.status_code not in RETRY_STATUSES:
-                    raise self._explained(error_from_response(operation, response, attempt))
-                failure = f"HTTP {response.status_code}"
-                wait = retry_after_seconds(response.headers)
-                if response.status_code == HTTP_TOO_MANY_REQUESTS:
-                    self._pacer.hold(wait or self._pacer.interval)
-            backoff = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311
-            delay = max(backoff, wait or 0.0)
-            give_up = min(deadline, connect_deadline or deadline)
-            if time.monotonic() + delay > give_up or self._cancelled.is_set():
-                if self._cancelled.is_set():
-                    failure += "; not retried, the run is stopping"
-                if response is not None:
-                    raise error_from_response(operation, response, attempt)
-                if connect_deadline is not None:
-                    raise UnreachableError(operation, url=url, reason=failure, retries=attempt)
-                raise PinterestError(operation, message=f"no answer ({failure})", retries=attempt)
-            attempt += 1
-            self._count(retries=1)
-            logger.warning("Retrying %s in %.1fs after %s (retry %d).", operation, delay, failure, attempt)
-            self._sleep(delay)
+                retry = self._retry_or_raise(reply, attempts)
+            self._back_off(retry, attempts)
             if recover is not None:
-                recovered = recover()
+                recovered = attempts.guarded(recover)
                 if recovered is not None:
                     return recovered
+
+    def _authorise(self, auth: tuple[str, str] | None, attempts: _Attempts) -> str | None:
+        """The bearer token for the next attempt (None with basic ``auth``); a failed renewal ends the call."""
+        if auth is not None:
+            return None
+        return attempts.guarded(self._token)
+
+    def _renewed_after_refusal(self, reply: requests.Response, token: str | None, attempts: _Attempts) -> bool:
+        """A 401 on a token not yet renewed by this call: renew it, and say the call goes on."""
+        if reply.status_code != 401 or token is None or not attempts.may_renew(token):  # noqa: PLR2004
+            return False
+        attempts.guarded(lambda: self.renew_token(token))
+        return True
+
+    def _retry_or_raise(self, reply: requests.Response, attempts: _Attempts) -> _Retry:
+        """A refusal that is final raises; a 429 or 5xx is retried (a 5xx may have taken effect)."""
+        status = reply.status_code
+        if status not in RETRY_STATUSES:
+            raise attempts.failed(self._explained(error_from_response(attempts.operation, reply, attempts.number)))
+        attempts.answered()
+        if status != HTTP_TOO_MANY_REQUESTS:
+            attempts.unanswered = True  # a server error may come after the effect
+        wait = retry_after_seconds(reply.headers)
+        if status == HTTP_TOO_MANY_REQUESTS:
+            self._pacer.hold(wait or self._pacer.interval)
+        return _Retry(f"HTTP {status}", wait, reply)
+
+    def _back_off(self, retry: _Retry, attempts: _Attempts) -> None:
+        """Wait before the next attempt, or raise when the budget is spent or the run stops."""
+        backoff = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempts.number))  # noqa: S311
+        delay = max(backoff, retry.wait or 0.0)
+        if time.monotonic() + delay > attempts.give_up_at() or self._cancelled.is_set():
+            raise attempts.gave_up(retry, stopping=self._cancelled.is_set())
+        attempts.number += 1
+        self._count(retries=1)
+        logger.warning(
+            "Retrying %s in %.1fs after %s (retry %d).", attempts.operation, delay, retry.failure, attempts.number
+        )
+        self._sleep(delay)
 
     def _send_plain(
         self,

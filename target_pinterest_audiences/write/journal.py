@@ -19,7 +19,7 @@ import signal
 import threading
 from typing import TYPE_CHECKING
 
-from target_pinterest_audiences.pinterest.client import PinterestError
+from target_pinterest_audiences.pinterest.client import Outcome, PinterestError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,12 +30,14 @@ CRASH_POINTS = ("before_intent", "after_intent", "after_answer")
 
 
 def not_applied(exc: BaseException) -> bool:
-    """Whether a failed write certainly took no effect: Pinterest answered it with a 4xx.
+    """Whether a failed write certainly took no effect: refused, and no attempt of it unanswered.
 
-    A 5xx, a timeout or a connection lost may come after the effect.
+    The client accumulates the outcome over every attempt (``PinterestError.outcome``): once an
+    attempt went unanswered (a timeout, a connection lost after sending, a 5xx), the write may
+    have taken effect whatever came after (429s until the budget is spent, a 401 whose renewal
+    failed, the run stopping). Any other failure is unknown too.
     """
-    status = exc.status if isinstance(exc, PinterestError) else None
-    return status is not None and 400 <= status < 500  # noqa: PLR2004
+    return isinstance(exc, PinterestError) and exc.outcome is Outcome.NOT_APPLIED
 
 
 class CrashPoints:
@@ -74,21 +76,25 @@ class Journal:
         """Store the intent, send it with ``send`` (which returns the list id), confirm it.
 
         ``send`` raises when Pinterest did not accept the write: the intent is dropped when
-        Pinterest refused it (a 4xx: no effect), and kept when no answer came (possibly
-        applied: the next run settles it). A ``send`` that found the list gone confirmed the
-        intent itself.
+        it certainly took no effect (``not_applied``), and kept otherwise (possibly applied:
+        the next run settles it). A ``send`` that found the list gone confirmed the intent itself.
         """
         self.crash.reach("before_intent")
         intent = self.store.add_intent(write)
         self.crash.reach("after_intent")
         return self.complete(intent, send)
 
-    def complete(self, intent: Intent, send: Callable[[Intent], str]) -> str:
-        """Send a stored intent (new, or adopted from a run that is gone) and confirm it."""
+    def complete(self, intent: Intent, send: Callable[[Intent], str], *, adopted: bool = False) -> str:
+        """Send a stored intent (new, or ``adopted`` from a run that is gone) and confirm it.
+
+        An adopted intent is never dropped on a failure: the run that is gone may have sent it
+        unanswered, so whatever this run meets (a refused token renewal included), it stays
+        for a later run, and this run fails.
+        """
         try:
             accepted_id = send(intent)
         except Exception as exc:
-            if not_applied(exc):
+            if not adopted and not_applied(exc):
                 self.store.drop_intent(intent)
             raise
         self.crash.reach("after_answer")

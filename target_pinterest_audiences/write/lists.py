@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from target_pinterest_audiences.pinterest.client import HTTP_NOT_FOUND, PinterestError
 from target_pinterest_audiences.store import StoredList, Write
-from target_pinterest_audiences.write.plan import ADD, chunked
+from target_pinterest_audiences.write.plan import ADD
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -31,6 +32,10 @@ logger = logging.getLogger(__name__)
 
 class WriteError(Exception):
     """A run cannot go on; ``str()`` is the one line the user sees."""
+
+
+class StopRequestedError(Exception):
+    """The run was asked to stop (SIGINT/SIGTERM): no further write starts."""
 
 
 class ListGoneError(Exception):
@@ -62,6 +67,12 @@ class Lists:
         self._account: dict[str, Mapping[str, Any]] | None = None
         self._account_lock = threading.Lock()
         self._checked: set[str] = set()
+        self.stopping = threading.Event()
+
+    def check_stop(self) -> None:
+        """Raise when the run was asked to stop: no further write starts."""
+        if self.stopping.is_set():
+            raise StopRequestedError
 
     def account_list(self, name: str, *, fresh: bool = False) -> Mapping[str, Any] | None:
         """The account's list of this name: every page is read once per run (again when ``fresh``)."""
@@ -195,43 +206,62 @@ class Lists:
         return False
 
     def make_again(self, gone: StoredList) -> StoredList | None:
-        """Make a gone list again with every member the store knows, then move them to it.
+        """Make a gone list again with every member the store knows, through the journal.
 
-        Safe to repeat after a kill: the members stay under the old id until the new list
-        holds them all, and a list of the name made by an earlier try is found first. None
-        when there was no member to put back: the next member makes the list as new.
+        Safe to repeat after a kill: the store says "gone" until the new list holds every
+        member, so a later run sends them all again; a list of the name made by an earlier
+        try is found first. Each write is an intent like any other, and a stop ends the
+        rebuild between writes. None when there was no member to put back: the next member
+        makes the list as new.
         """
         assert self.client is not None  # noqa: S101 - not in dry runs
         assert self.journal is not None  # noqa: S101
-        client, options, crash = self.client, self.options, self.journal.crash
+        options = self.options
         with self.store.claim(options.ad_account_id, gone.name):
             current = self.store.get_list(options.ad_account_id, gone.name)
             if current is None or not current.gone:
                 return current
             found = self.account_list(gone.name, fresh=True)
-            new_id = str(found["id"]) if found is not None else None
             count, after = 0, ""
-            while page := self.store.unseen_members(gone.list_id, None, options.records_per_request, after):
+            if found is None:
+                first = self.store.unseen_members(current.list_id, None, options.records_per_request)
+                if not first:
+                    # Nothing to put back: the next member makes the list as new.
+                    self.store.forget_list(current)
+                    logger.warning("Customer list '%s' (id %s) is gone at Pinterest.", gone.name, gone.list_id)
+                    return None
+                self.check_stop()
+                write = Write(
+                    options.ad_account_id,
+                    gone.name,
+                    current.audience or "",
+                    current.list_type,
+                    None,
+                    ADD,
+                    tuple(first),
+                    None,
+                )
+                new_id = self.journal.write(write, self.create_remote)
+                count, after = len(first), first[-1]
+            else:
+                new_id = str(found["id"])
+                self.store.move_members(current, new_id)
+            while page := self.store.unseen_members(new_id, None, options.records_per_request, after):
                 after = page[-1]
-                for chunk in chunked(page, options.records_per_request):
-                    # No intent: until the move below the store still says "gone", so a kill
-                    # anywhere here repeats the whole rebuild. The crash points still mark
-                    # the moments of each write, for the tests that aim kills at them.
-                    crash.reach("before_intent")
-                    crash.reach("after_intent")
-                    if new_id is None:
-                        created = client.create_customer_list(options.ad_account_id, gone.name, gone.list_type, chunk)
-                        new_id = str(created["id"])
-                    else:
-                        client.update_customer_list(options.ad_account_id, new_id, ADD, chunk, gone.name)
-                    crash.reach("after_answer")
-                    count += len(chunk)
-            if new_id is None:
-                # Nothing to put back: the next member makes the list as new.
-                self.store.forget_list(gone)
-                logger.warning("Customer list '%s' (id %s) is gone at Pinterest.", gone.name, gone.list_id)
-                return None
-            self.store.replace_list(gone, new_id)
+                self.check_stop()
+                write = Write(
+                    options.ad_account_id,
+                    gone.name,
+                    current.audience or "",
+                    current.list_type,
+                    new_id,
+                    ADD,
+                    tuple(page),
+                    None,
+                )
+                self.journal.write(write, partial(self._add_to, new_id))
+                count += len(page)
+            self.store.replace_list(replace(current, list_id=new_id), new_id)
         logger.warning(
             "Customer list '%s' (id %s) is gone at Pinterest; made it again as id %s with the %d members the store"
             " knows.",
@@ -243,3 +273,9 @@ class Lists:
         stored = self.store.get_list(options.ad_account_id, gone.name)
         assert stored is not None  # noqa: S101 - replace_list kept it
         return self.ensure_audience(stored)
+
+    def _add_to(self, list_id: str, intent: Intent) -> str:
+        """PATCH a rebuild's ADD to the new list."""
+        assert self.client is not None  # noqa: S101 - not in dry runs
+        self.client.update_customer_list(intent.ad_account_id, list_id, ADD, list(intent.members), intent.name)
+        return list_id

@@ -58,21 +58,24 @@ class Plan:
     """Known members signalled again: a mirror snapshot marks them without a write."""
 
 
-def plan(
+def plan(  # noqa: PLR0913 - what a list's signals are planned against
     signals: Mapping[str, bool],
     known: set[str],
     *,
     list_exists: bool,
     members_known: bool,
     add_only: bool = False,
+    removed: set[str] | None = None,
 ) -> Plan:
     """Split a list's signals into adds and removes against the members the store knows.
 
     ``known`` are the signalled identifiers the store holds as members. Where the store saw
     every member (``members_known``: the list was made here), removing an identifier it
     does not hold changes nothing; for a list found in the account, earlier members are
-    unknown, so removals go. A removal from a list that does not exist changes nothing.
+    unknown, so removals go, except those already sent (``removed``, the store's tombstones).
+    A removal from a list that does not exist changes nothing.
     """
+    removed = removed or set()
     result = Plan()
     for member, wanted in signals.items():
         if wanted:
@@ -83,7 +86,7 @@ def plan(
                 result.adds.append(member)
         elif not list_exists:
             continue
-        elif member in known or not members_known:
+        elif member in known or (not members_known and member not in removed):
             if add_only:
                 result.removals_not_sent += 1
             else:

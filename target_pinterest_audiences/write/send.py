@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from target_pinterest_audiences.pinterest.client import HTTP_NOT_FOUND, PinterestError
-from target_pinterest_audiences.store import Write
+from target_pinterest_audiences.store import StoredList, Write
 from target_pinterest_audiences.write.journal import CrashPoints, Journal
-from target_pinterest_audiences.write.lists import ListGoneError, Lists, WriteError
+from target_pinterest_audiences.write.lists import ListGoneError, Lists, StopRequestedError, WriteError
 from target_pinterest_audiences.write.plan import ADD, REMOVE, chunked, hold_back, plan
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from target_pinterest_audiences.pinterest.client import PinterestClient
     from target_pinterest_audiences.report import ListReport, RunReport
-    from target_pinterest_audiences.store import Intent, Store, StoredList
+    from target_pinterest_audiences.store import Intent, Store
     from target_pinterest_audiences.write.plan import Changes
 
 logger = logging.getLogger(__name__)
@@ -39,10 +39,6 @@ SPURIOUS_404_TRIES = 3
 
 class MirrorRefusedError(WriteError):
     """A mirror snapshot would remove too large a share of a list: likely a truncated input."""
-
-
-class StopRequestedError(Exception):
-    """The run was asked to stop (SIGINT/SIGTERM): no further write starts."""
 
 
 @dataclass
@@ -103,7 +99,7 @@ class Writer:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
-        self._stopping = threading.Event()
+        self._stopping = self.lists.stopping
         # Mirror snapshots: a number per audience, growing across runs of one store.
         self._mark_base = (store.run_id or 0) * 1_000_000
         self._marks: dict[str, int] = {}
@@ -139,30 +135,54 @@ class Writer:
                 )
             return 0
         settled = 0
-        for intent in self.journal.unsettled(self.options.ad_account_id):
-            self._settle(intent)
+        adopted = self.journal.unsettled(self.options.ad_account_id)
+        for index, intent in enumerate(adopted):
+            self._settle(intent, later=adopted[index + 1 :])
             settled += 1
         if settled:
             logger.info("Settled %d writes an interrupted run had left unconfirmed.", settled)
         return settled
 
-    def _settle(self, intent: Intent) -> None:
+    def _settle(self, intent: Intent, later: list[Intent]) -> None:
+        """Send an unknown write again (ADD and REMOVE are idempotent), then record it.
+
+        Members a later unsettled write of the same list speaks of are left to that write: it
+        supersedes this one for them. A create whose answer was lost is settled by finding the
+        list by name and sending its records as an ADD: a list of that name says nothing about
+        which records it took.
+        """
         assert self.client is not None  # noqa: S101 - only with a client
+        assert self.journal is not None  # noqa: S101 - only with a client
+        superseded = {member for other in later if other.name == intent.name for member in other.members}
+        if superseded & set(intent.members):
+            remaining = tuple(member for member in intent.members if member not in superseded)
+            if not remaining:
+                self.store.drop_intent(intent)
+                return
+            intent = self.store.narrow_intent(intent, remaining)
         if intent.list_id is None:
-            # A create whose answer never came: the list exists if it took effect.
             found = self.lists.account_list(intent.name, fresh=True)
             if found is None:
-                self.store.drop_intent(intent)
-            else:
-                self.store.confirm(intent, str(found["id"]))
+                self.store.drop_intent(intent)  # the create took no effect: no list of its name
+                return
+            made = StoredList(
+                intent.ad_account_id,
+                intent.name,
+                str(found["id"]),
+                intent.list_type,
+                audience_id=None,
+                members_known=True,
+                audience=intent.audience,
+            )
+            with suppress(ListGoneError):  # recorded as wanted; the list is made again when next used
+                self.journal.complete(intent, lambda adopted: self._patch(made, adopted), adopted=True)
             return
         stored = self.store.get_list(intent.ad_account_id, intent.name)
         if stored is None or stored.list_id != intent.list_id:
             self.store.drop_intent(intent)  # a list the store let go of since
             return
-        assert self.journal is not None  # noqa: S101 - only with a client
         with suppress(ListGoneError):  # recorded as wanted; the list is made again when next used
-            self.journal.complete(intent, lambda adopted: self._patch(stored, adopted))
+            self.journal.complete(intent, lambda adopted: self._patch(stored, adopted), adopted=True)
 
     # -- batches --------------------------------------------------------------------------
 
@@ -220,12 +240,18 @@ class Writer:
                 held.pop(member, None)  # a newer signal for it: planned again below
             stored, _ = self.lists.resolve(name, audience, list_type, first=[], mark=mark, row=row)
             known = self.store.members_among(stored.list_id, signals) if stored is not None else set()
+            removed = (
+                self.store.removed_among(stored.list_id, signals)
+                if stored is not None and not stored.members_known
+                else set()
+            )
             planned = plan(
                 signals,
                 known,
                 list_exists=stored is not None,
                 members_known=stored.members_known if stored is not None else True,
                 add_only=options.sync_mode == "add_only",
+                removed=removed,
             )
             planned.adds[:0] = [member for member, wanted in held.items() if wanted]
             planned.removes[:0] = [member for member, wanted in held.items() if not wanted]
@@ -252,6 +278,11 @@ class Writer:
                 stored = self._send(stored, ADD, chunk, row, mark)
             for chunk in chunked(planned.removes, per_request):
                 stored = self._send(stored, REMOVE, chunk, row, None)
+
+    def holding(self) -> bool:
+        """Whether writes short of a whole request wait for a later batch."""
+        with self._guard:
+            return bool(self._held)
 
     def _would_create(self, name: str, row: ListReport, adds: list[str], mark: int | None) -> None:
         """A dry run's list that does not exist: report what its creation would add."""
