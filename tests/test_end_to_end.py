@@ -30,13 +30,13 @@ DAVE_PREHASHED = hashlib.sha256(b"dave@example.com").hexdigest()
 EXPECTED: dict[Path, dict[str, frozenset[str]]] = {
     SEGMENT: {
         "vip_customers (EMAIL)": frozenset({sha("alice@example.com"), sha("bob@example.com"), DAVE_PREHASHED}),
-        "vip_customers (IDFA)": frozenset({sha("6D92078A-8246-4BA4-AE5B-76104861E7DC")}),
+        "vip_customers (IDFA)": frozenset({sha("6D92078A-8246-4BA4-AE5B-76104861E7DC", "IDFA")}),
         "cart_abandoners (EMAIL)": frozenset({sha("frank@example.com")}),
         "cart_abandoners (MAID)": frozenset({sha("ab0c1d2e-3f40-5162-7384-95a6b7c8d9e0")}),
     },
     FLAT: {
         "newsletter_subscribers (EMAIL)": frozenset({sha("hank@example.com"), sha("ivy@example.com")}),
-        "newsletter_subscribers (IDFA)": frozenset({sha("1E2DFA89-496A-47FD-9941-DF1FC4E6484A")}),
+        "newsletter_subscribers (IDFA)": frozenset({sha("1E2DFA89-496A-47FD-9941-DF1FC4E6484A", "IDFA")}),
         "lapsed_buyers (EMAIL)": frozenset({sha("kate@example.com")}),
         "lapsed_buyers (MAID)": frozenset({sha("cdda802e-fb9c-47ad-9866-0794d394c912")}),
     },
