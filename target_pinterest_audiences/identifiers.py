@@ -58,9 +58,10 @@ def _check_email(value: str) -> None:
 def hash_identifier(list_type: str, value: object) -> str:
     """Return the lowercase SHA-256 hex of a normalised identifier, or the given hash.
 
-    Normalisation (trim; an IDFA uppercase, an email or MAID lowercase) comes first, so `` A@B.com `` and ``a@b.com`` are one
-    member, as are an IDFA in either case. A value that already is a hash is lowercased and
-    passed through. Raises :class:`InvalidIdentifierError` for a value that is not usable.
+    Normalisation (trim; an IDFA uppercase, an email or MAID lowercase) comes first, so
+    `` A@B.com `` and ``a@b.com`` are one member, as are an IDFA in either case. A value that
+    already is a hash is lowercased and passed through. Raises :class:`InvalidIdentifierError`
+    for a value that is not usable.
     """
     if not isinstance(value, str):
         msg = f"{list_type.lower()} is not a string"

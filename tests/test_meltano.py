@@ -36,7 +36,9 @@ def expected_lists() -> dict[str, frozenset[str]]:
     """The expected file's plain identifiers, hashed with the contract's rule (trim, lowercase, SHA-256)."""
     plain: dict[str, list[str]] = json.loads(EXPECTED_FILE.read_text())
     return {
-        name: frozenset(sha_for(name, value) for value in values) for name, values in plain.items() if not name.startswith("_")
+        name: frozenset(sha_for(name, value) for value in values)
+        for name, values in plain.items()
+        if not name.startswith("_")
     }
 
 
