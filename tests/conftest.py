@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from pinterest_emulator import PinterestEmulator
 
@@ -22,6 +25,8 @@ OPENAPI = TESTS.parents[1] / "shared" / "pinterest-openapi" / "openapi.yaml"
 AD_ACCOUNT = "549755885175"
 ACCESS_TOKEN = "emulator-access-token"
 EXECUTABLE = Path(sys.executable).with_name("target-pinterest-audiences")
+#: A PostgreSQL server for the store's PostgreSQL mode (.ci/run starts one and sets it).
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 
 
 def sha(value: str, list_type: str = "EMAIL") -> str:
@@ -39,6 +44,35 @@ def sha_for(list_name: str, value: str) -> str:
 def openapi_path() -> Path | None:
     """The official OpenAPI file when it is beside the checkout."""
     return OPENAPI if OPENAPI.is_file() else None
+
+
+def require_postgres() -> str:
+    """TEST_POSTGRES_URL; a skip without it locally, a failure under CI."""
+    if not POSTGRES_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test the PostgreSQL store: set TEST_POSTGRES_URL (.ci/run starts a server)")
+        pytest.skip("no PostgreSQL server: set TEST_POSTGRES_URL to run these")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """TEST_POSTGRES_URL with a schema of this test's own, dropped afterwards.
+
+    Tests (and test runs sharing one server) never see each other's tables.
+    """
+    server = require_postgres()
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(server)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    try:
+        separator = "&" if "?" in server else "?"
+        yield f"{server}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
 
 
 @pytest.fixture

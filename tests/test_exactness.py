@@ -14,13 +14,11 @@ import socket
 import stat
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from conftest import (
     ACCESS_TOKEN,
@@ -37,7 +35,6 @@ from conftest import (
 )
 from pinterest_emulator import Faults, PinterestEmulator
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 #: The schema conftest's singer_lines sends (a bare {"type": "object"} is another issue's test).
 SCHEMA = {"type": "object", "properties": {}}
 
@@ -362,26 +359,6 @@ def test_8_a_dry_run_emits_no_state(emulator: PinterestEmulator, target_config: 
 
 
 # -- 9. a shared PostgreSQL store; a private SQLite store ----------------------------------------------
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """TEST_POSTGRES_URL with a schema of this test's own, dropped afterwards."""
-    if not POSTGRES_URL:
-        if os.environ.get("CI"):
-            pytest.fail("CI must test the PostgreSQL store: set TEST_POSTGRES_URL (.ci/run starts a server)")
-        pytest.skip("no PostgreSQL server: set TEST_POSTGRES_URL to run these")
-    schema = f"exactness_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(POSTGRES_URL)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    try:
-        separator = "&" if "?" in POSTGRES_URL else "?"
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        engine.dispose()
 
 
 def test_9_three_processes_on_one_postgresql_store_end_exact_without_duplicates(

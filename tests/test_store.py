@@ -7,7 +7,6 @@ server is given in TEST_POSTGRES_URL (.ci/run starts one), on PostgreSQL too.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import stat
 import subprocess
@@ -17,33 +16,19 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from conftest import EXECUTABLE, run_target, sha, singer_lines
+from conftest import EXECUTABLE, require_postgres, run_target, sha, singer_lines
 from pinterest_emulator import Faults, PinterestEmulator
 from target_pinterest_audiences import store as store_module
 from target_pinterest_audiences.store import SCHEMA_VERSION, SQLITE_PAGE_BYTES, Store, Write, metadata
 from target_pinterest_audiences.write.journal import Journal
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The embedded SQLite file, and a PostgreSQL schema of the test's own."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
-    engine = sa.create_engine(postgres_url())
-    with engine.begin() as conn:
-        metadata.drop_all(conn)
-    engine.dispose()
-    return postgres_url()
-
-
-def postgres_url() -> str:
-    """TEST_POSTGRES_URL; a skip without it locally, a failure under CI."""
-    if not POSTGRES_URL:
-        if os.environ.get("CI"):
-            pytest.fail("CI must test the PostgreSQL store: set TEST_POSTGRES_URL (.ci/run starts a server)")
-        pytest.skip("no PostgreSQL server: set TEST_POSTGRES_URL to run these")
-    return POSTGRES_URL
+    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
@@ -414,7 +399,7 @@ def test_a_new_sqlite_store_takes_large_pages_and_an_existing_one_keeps_its_own(
 
 def test_postgresql_url_options_are_kept_beside_the_lock_timeout() -> None:
     """A store_url's own ?options= (here a schema of its own) still applies."""
-    url = postgres_url()
+    url = require_postgres()
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP SCHEMA IF EXISTS tpa_own CASCADE"))
