@@ -348,7 +348,7 @@ class TargetPinterestAudiences(Target):
         self._progress.stop()
         try:
             if status == "succeeded":
-                run.writer.read_statuses()
+                run.writer.read_feedback()
         finally:
             run.writer.close()
         report = run.report
@@ -364,6 +364,9 @@ class TargetPinterestAudiences(Target):
                 "cannot be targeted yet (matching takes up to 24 hours).",
                 row.name,
             )
+        for item in report.matching:
+            for warning in item.warnings:
+                self.logger.warning("Matching: %s.", warning)
         report_path = self.config.get("report_path")
         if report_path:
             report.write(report_path)

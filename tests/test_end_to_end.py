@@ -372,8 +372,9 @@ def test_partial_requests_wait_for_the_next_batch(
 def test_a_passing_404_when_a_list_is_read_back_forgets_nothing(
     emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    """The run's first request reads the known list back and gets a one-off 404 for it: the list
-    is still in the account's pages, so it is not made again and the store keeps its members."""
+    """The run's first request, a write to the known list, gets a one-off 404 for it: the list
+    reads back and is still in the account's pages, so it is not made again and the store keeps
+    its members."""
     names = [f"user{i}@example.com" for i in range(4)]
     joined = [{"audience": "vip", "email": name} for name in names]
     assert run_target(target_config, singer_lines("rows", joined), tmp_path).returncode == 0
