@@ -9,17 +9,22 @@ emulator under the ids it hands out, and points a copy of the file at them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import requests
+import sqlalchemy as sa
 
-from conftest import ACCESS_TOKEN, AD_ACCOUNT, DATA, run_target, sha
-from pinterest_emulator import PinterestEmulator
+from conftest import ACCESS_TOKEN, AD_ACCOUNT, DATA, emulator_settings, run_target, sha
+from pinterest_emulator import Faults, PinterestEmulator
+from target_pinterest_audiences.store import Store, Write
+from test_exactness import finished, started
 
 IDFAS = [
     "6D92078A-8246-4BA4-AE5B-76104861E7DC",
@@ -158,3 +163,51 @@ def test_dry_run_reads_the_old_store_as_it_is_and_says_what_the_upgrade_would_se
     row = next(row for row in result.report["lists"] if row["name"] == IDFA_LIST)
     # The four old entries go, and the four wanted ones are added: none counts as known.
     assert (row["removed"], row["added"]) == (4, 4)
+
+
+def test_two_processes_on_one_postgresql_store_upgrade_and_clean_it_once(
+    emulator: PinterestEmulator, tmp_path: Path, postgres_url: str
+) -> None:
+    """A schema 6 PostgreSQL store (schema 7 made, then taken back to 6 as its upgrade finds it)."""
+    old = [hashlib.sha256(idfa.lower().encode()).hexdigest() for idfa in IDFAS]
+    auth = {"Authorization": f"Bearer {ACCESS_TOKEN}"}
+    base = f"{emulator.url}/ad_accounts/{AD_ACCOUNT}"
+    body = {"name": IDFA_LIST, "records": ",".join(old), "list_type": "IDFA"}
+    made = requests.post(f"{base}/customer_lists", json=body, headers=auth, timeout=10).json()
+    rule = {"name": IDFA_LIST, "audience_type": "CUSTOMER_LIST", "rule": {"customer_list_id": made["id"]}}
+    audience = requests.post(f"{base}/audiences", json=rule, headers=auth, timeout=10).json()
+    store = Store.open(postgres_url)
+    store.start_run()
+    write = Write(AD_ACCOUNT, IDFA_LIST, "app_users", "IDFA", None, "ADD", tuple(old), None)
+    store.confirm(store.add_intent(write), made["id"])
+    stored = store.get_list(AD_ACCOUNT, IDFA_LIST)
+    assert stored is not None
+    store.save_list(replace(stored, audience_id=audience["id"]))
+    store.finish_run("succeeded", "{}")
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE lowercase_idfa_lists"))
+        conn.execute(sa.text("DROP TABLE list_history"))
+        conn.execute(sa.text("UPDATE store_meta SET value = '6' WHERE key = 'schema_version'"))
+    store.close()
+    emulator.requests.clear()
+    emulator.faults = Faults(latency_seconds=0.2)  # both processes are mid-run together
+
+    with contextlib.ExitStack() as stack:
+        procs = []
+        for name in ("one", "two"):
+            folder = tmp_path / name
+            folder.mkdir()
+            config = {**emulator_settings(emulator, folder), "access_token": ACCESS_TOKEN, "store_url": postgres_url}
+            config["records_per_request"] = 1
+            procs.append((stack.enter_context(started(config, "", folder)), folder))
+        results = [finished(proc, folder, 120) for proc, folder in procs]
+
+    for result in results:
+        assert result.returncode == 0, result.last_line
+    assert sum("Upgrading the store from schema version 6" in result.stderr for result in results) == 1
+    assert sum(f"held {len(old)} entries hashed from lowercase IDFAs" in result.stderr for result in results) == 1
+    # The other process finds the list cleaned: it says nothing of it (no "held 0 entries").
+    assert sum(result.stderr.count("entries hashed from lowercase IDFAs") for result in results) == 1
+    removed = [record for operation, records in writes_to(emulator, made["id"]) for record in records]
+    assert sorted(removed) == sorted(old)  # each old entry removed once, by one process
+    assert emulator.list_by_name(IDFA_LIST).members == frozenset()
