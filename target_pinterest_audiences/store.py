@@ -434,7 +434,7 @@ class Store:
         self._alive: IO[bytes] | Connection | None = None
 
     @classmethod
-    def open(cls, url: str | None, *, read_only: bool = False) -> Store:
+    def open(cls, url: str | None, *, read_only: bool = False, create: bool = True) -> Store:
         """Open (and create or upgrade) the store at ``url``; ``read_only`` writes nothing.
 
         A read-only store whose SQLite file does not exist yet is an empty in-memory one, so
@@ -476,7 +476,7 @@ class Store:
                     connect_args={"options": options.strip()},
                 )
             store = cls(engine, read_only=read_only, url=url, new=new)
-            store._prepare()
+            store._prepare(create=create)
         except (sa.exc.SQLAlchemyError, OSError, ImportError) as exc:
             reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
             raise StoreError(f"store_url {redact_url(url)} cannot be opened: {reason}") from None
@@ -495,9 +495,9 @@ class Store:
         state = "new" if self.new else "existing"
         return f"Store: {where} ({state}; knows {lists} lists, {members} members)."
 
-    def _prepare(self) -> None:
+    def _prepare(self, *, create: bool = True) -> None:
         if self.read_only:
-            self._check_readable()
+            self._check_readable(create=create)
             return
         with self._schema_lock():
             version = self._upgrade()
@@ -508,11 +508,11 @@ class Store:
             conn.exec_driver_sql("VACUUM")
         logger.info("Compacted the store file after the upgrade.")
 
-    def _check_readable(self) -> None:
+    def _check_readable(self, *, create: bool) -> None:
         """A dry run or the report command: read an older store as it is, never upgrade it.
 
         A store with no schema yet (a dry run's in-memory one, an empty PostgreSQL database)
-        is made, as before: that writes nothing a real run would not.
+        is made when ``create`` (a dry run, as before); the report command makes nothing.
         """
         with self.engine.connect() as conn:
             version = None
@@ -521,6 +521,8 @@ class Store:
                     sa.select(store_meta.c.value).where(store_meta.c.key == "schema_version")
                 ).scalar()
         if version is None:
+            if not create:
+                raise StoreError(f"store_url {redact_url(self.url)} holds no store yet: a real run makes it")
             with self._writing() as conn:
                 metadata.create_all(conn, checkfirst=True)
                 self._upsert(conn, store_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)})

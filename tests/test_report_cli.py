@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from conftest import ACCESS_TOKEN, AD_ACCOUNT, DATA, emulator_settings, run_target
 from pinterest_emulator import PinterestEmulator
 
@@ -122,3 +124,16 @@ def test_help_describes_it_and_points_to_the_readme() -> None:
     assert "never Pinterest" in result.stdout
     assert "README" in result.stdout
     assert "docs/matching.md" in result.stdout
+
+
+def test_an_empty_postgresql_database_is_one_line_and_stays_empty(tmp_path: Path, postgres_url: str) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"store_url": postgres_url}))
+    result = report("--config", str(config))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "holds no store yet: a real run makes it" in result.stderr
+    engine = sa.create_engine(postgres_url)
+    with engine.connect() as conn:
+        assert sa.inspect(conn).get_table_names() == []
+    engine.dispose()
