@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,3 +157,14 @@ def test_size_pending_while_pinterest_has_none_and_no_audience_shown(tmp_path: P
     table = result.stderr
     assert "pending" in table
     assert "no audience" in table
+
+
+def test_emulator_command_refuses_a_bad_population_file_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "people.csv"
+    bad.write_text("email,a@example.com\nphone,555\n")
+    command = Path(sys.executable).with_name("target-pinterest-audiences-emulator")
+    result = subprocess.run(
+        [str(command), "--port", "0", "--population", str(bad)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 2
+    assert "population line 2: expected TYPE,identifier" in result.stderr.splitlines()[-1]
