@@ -251,12 +251,13 @@ class RunReport:
         """Pinterest's feedback per list, as table lines (none before the run's end)."""
         if not self.matching:
             return []
-        headers = ("list", "members held", "audience size", "share matched", "change", "list status")
+        headers = ("list", "members held", "audience size", "audience status", "share matched", "change", "list status")
         body = [
             (
                 item.observation.name,
                 str(item.observation.members_held),
                 audience_text(item.observation),
+                item.observation.audience_status or "-",
                 share_text(item.observation),
                 change_text(item),
                 item.observation.list_status or "-",
