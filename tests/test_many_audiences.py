@@ -72,3 +72,22 @@ def test_a_list_deleted_in_ads_manager_is_made_again_though_nothing_is_written_t
     assert emulator.audience_by_name("aud0001 (EMAIL)")["rule"]["customer_list_id"] == again.id
     assert result.report is not None
     assert {item["name"]: item["id"] for item in result.report["matching"]}["aud0001 (EMAIL)"] == again.id
+
+
+def test_a_deleted_list_the_input_does_not_speak_of_stays_deleted_until_it_does(
+    emulator: PinterestEmulator, tmp_path: Path
+) -> None:
+    config = {**emulator_settings(emulator, tmp_path), "access_token": ACCESS_TOKEN}
+    assert run_target(config, many(3), tmp_path).returncode == 0
+    gone = emulator.list_by_name("aud0002 (EMAIL)")
+    emulator.delete_list(gone.id)
+    emulator.requests.clear()
+
+    other = run_target(config, many(2), tmp_path)  # aud0000 and aud0001 only
+
+    assert other.returncode == 0, other.last_line
+    assert "aud0002 (EMAIL)" not in held(emulator)
+    assert [r.method for r in emulator.requests] == ["GET", "GET"]  # the two listings, no GET of the list
+    again = run_target(config, many(3), tmp_path)
+    assert again.returncode == 0, again.last_line
+    assert held(emulator)["aud0002 (EMAIL)"] == frozenset(sha(f"m{member}@a2.example") for member in range(MEMBERS))

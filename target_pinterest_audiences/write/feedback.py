@@ -2,8 +2,9 @@
 
 Read from the account's paginated listings (customer lists, then audiences; 250 a page), so
 a run with hundreds of lists spends a handful of reads on them, not one GET per list. A list
-the store knows that is missing from the pages (deleted in Ads Manager) is confirmed gone and
-made again with every member the store knows, as a write that finds it gone does.
+the store knows that is missing from the pages (deleted in Ads Manager) and that this run's
+input spoke of is confirmed gone and made again with every member the store knows, as a write
+that finds it gone does; one the input did not speak of is left deleted until it does.
 """
 
 from __future__ import annotations
@@ -28,12 +29,16 @@ def read_feedback(writer: Writer) -> list[Matching]:
     if client is None or store.run_id is None:
         return []
     account = writer.options.ad_account_id
+    known = store.lists_in_account(account)
+    if not known:
+        return []  # no list to ask about: no request
     with client.counting() as calls:
         pages = {str(item.get("id")): item for item in client.customer_lists(account)}
     reads = calls.requests
-    known = [stored for stored in store.lists_in_account(account) if not stored.gone]
     for stored in known:
-        if stored.list_id not in pages:
+        if not stored.gone and stored.list_id not in pages and stored.name in report.lists:
+            # Deleted in Ads Manager, and spoken of by this run: made again now. One the run did
+            # not speak of stays deleted until the input speaks of it again.
             _made_again(writer, stored.name, pages)
     known = store.lists_in_account(account)
     with client.counting() as calls:
