@@ -60,6 +60,16 @@ What it rejects (body ``{"code": int, "message": str}`` as Pinterest's ``Error``
   only documents a ``default`` Error response; 400 follows OAuth's ``invalid_grant`` and
   keeps clients from mistaking it for an expired access token).
 
+Matching (ASSUMPTION: Pinterest does not document how it matches; see ``population.py``):
+with ``population=FILE`` (``--population FILE``: lines ``email,…``, ``idfa,…``, ``aaid,…`` of
+raw ids of the people "on Pinterest") an audience's ``size`` is the number of its list's
+entries equal to one of those people's hashes as Pinterest would compute them (email and AAID
+lowercase, IDFA uppercase; MD5, SHA-1 and SHA-256 hex), its status ``TOO_SMALL`` below 100,
+and a list's status ``TOO_SMALL`` below 100 matched. ``size_lag_seconds``
+(``--size-lag-seconds``) keeps a new audience's size null and its status ``INITIALIZING``
+for that long (Pinterest's sizes lag 24 to 48 h). Without a population every entry matches
+and sizes are known at once, as before.
+
 Creating a second list with a name the account already has is allowed (Pinterest does
 not document otherwise) but counted in ``state()["duplicate_name_creates"]``.
 

@@ -15,6 +15,37 @@ from pathlib import Path
 
 from pinterest_emulator.emulator import PinterestEmulator
 from pinterest_emulator.faults import Faults
+from pinterest_emulator.population import Population
+
+
+def _add_matching_arguments(parser: argparse.ArgumentParser) -> None:
+    """--openapi, --log-level, and --population and --size-lag-seconds (matching, modelled: population.py)."""
+    parser.add_argument("--openapi", type=Path, help="validate bodies against this file")
+    parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument(
+        "--population",
+        type=Path,
+        metavar="FILE",
+        help="people on Pinterest, one 'email|idfa|aaid,<raw id>' a line: audience sizes count the list entries"
+        " that match them (an assumption: see pinterest_emulator/population.py); without it every entry matches",
+    )
+    parser.add_argument(
+        "--size-lag-seconds",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="a new audience's size is null and its status INITIALIZING for this long (0)",
+    )
+
+
+def _population(parser: argparse.ArgumentParser, path: Path | None) -> Population | None:
+    """The --population file read, or a usage error naming what is wrong with it."""
+    if path is None:
+        return None
+    try:
+        return Population.load(path)
+    except (ValueError, OSError) as error:
+        parser.error(f"--population {path}: {error}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client-secret", default="emulator-client-secret")
     parser.add_argument("--refresh-token", action="append", dest="refresh_tokens")
     parser.add_argument("--rotate-refresh-tokens", action="store_true")
-    parser.add_argument("--openapi", type=Path, help="validate bodies against this file")
-    parser.add_argument("--log-level", default="WARNING")
+    _add_matching_arguments(parser)
     group = parser.add_argument_group(
         "faults",
         "Misbehave on /v5 requests (never on /_emulator/*), reproducibly for a given seed. "
@@ -96,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ValueError as error:
         parser.error(str(error))
+    population = _population(parser, args.population)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
     emulator = PinterestEmulator(
         host=args.host,
@@ -108,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         rotate_refresh_tokens=args.rotate_refresh_tokens,
         openapi_path=args.openapi,
         faults=faults,
+        population=population,
+        size_lag_seconds=args.size_lag_seconds,
     )
     stopping = threading.Event()
 

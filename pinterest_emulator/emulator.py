@@ -23,6 +23,7 @@ from pinterest_emulator.faults import NO_FAULT, FaultDecision, Faults, Quota, de
 from pinterest_emulator.oauth import Tokens, TokenUsedUpError, consent_html
 from pinterest_emulator.openapi_check import check_body, spec_validator
 from pinterest_emulator.paging import check_id, one, paginate
+from pinterest_emulator.population import Population
 from pinterest_emulator.server import EmulatorServer, Response, error_response, odd_reply, parse_body
 from pinterest_emulator.state import AdAccounts, EmulatedList
 
@@ -76,8 +77,15 @@ class PinterestEmulator:
         openapi_path: str | Path | None = None,
         faults: Faults | None = None,
         consent_page: bool = False,
+        population: Population | str | Path | None = None,
+        size_lag_seconds: float = 0.0,
     ) -> None:
         """Configure; nothing listens until ``start()``.
+
+        ``population`` (a Population or its file, population.py): matching is modelled, an
+        audience's size counts its list's entries found there; without it every entry matches
+        (ASSUMPTION, see population.py). ``size_lag_seconds``: a new audience's size is null and
+        its status INITIALIZING for that long.
 
         ``consent_page``: ``GET /oauth/`` shows a page with Allow and Deny (as Pinterest asks a
         user to consent) instead of approving at once, for tests that drive a real browser.
@@ -85,7 +93,11 @@ class PinterestEmulator:
         self._consent_page = consent_page
         self._host = host
         self._port = port
-        self._accounts = AdAccounts(tuple(check_id(a, "ad_account_id") for a in ad_account_ids))
+        if population is not None and not isinstance(population, Population):
+            population = Population.load(Path(population))
+        self._accounts = AdAccounts(
+            tuple(check_id(a, "ad_account_id") for a in ad_account_ids), population, size_lag_seconds
+        )
         self._tokens = Tokens(
             client_id=client_id,
             client_secret=client_secret,

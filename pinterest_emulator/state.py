@@ -14,11 +14,14 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pinterest_emulator.errors import ApiError, invalid, list_not_found
 from pinterest_emulator.paging import ID
 from pinterest_emulator.records import parse_records
+
+if TYPE_CHECKING:
+    from pinterest_emulator.population import Population
 
 logger = logging.getLogger(__name__)
 
@@ -65,13 +68,21 @@ class _List:
     num_batches: int = 1
     num_uploaded_user_records: int = 0
     num_removed_user_records: int = 0
+    population: Population | None = None
+
+    def matched(self) -> int:
+        """Entries that match a Pinterest user: all of them without a population (see population.py)."""
+        if self.population is None:
+            return len(self.members)
+        return self.population.matched(self.list_type, self.members)
 
     @property
     def status(self) -> str:
         # The threshold is Pinterest's ([spec] CustomerList.status: "TOO_SMALL - the list has
-        # less than 100 Pinterest users"). Assumption: every identifier matches a Pinterest
-        # user and the status is known at once, never PROCESSING or UPLOADING (undocumented).
-        return "TOO_SMALL" if len(self.members) < MIN_READY_MEMBERS else "READY"
+        # less than 100 Pinterest users"). Assumption: without a population every identifier
+        # matches a Pinterest user; the status is known at once, never PROCESSING or
+        # UPLOADING (undocumented).
+        return "TOO_SMALL" if self.matched() < MIN_READY_MEMBERS else "READY"
 
     def as_api(self) -> dict[str, Any]:
         """Render as Pinterest's ``CustomerList`` (which has no ``list_type``)."""
@@ -113,9 +124,19 @@ def _by_id(item: dict[str, Any]) -> int:
 class AdAccounts:
     """The ad accounts' customer lists and audiences, behind one lock."""
 
-    def __init__(self, ad_account_ids: tuple[str, ...]) -> None:
-        """Start with no lists; ids count from now in milliseconds, so they look like Pinterest's."""
+    def __init__(
+        self, ad_account_ids: tuple[str, ...], population: Population | None = None, size_lag_seconds: float = 0.0
+    ) -> None:
+        """Start with no lists; ids count from now in milliseconds, so they look like Pinterest's.
+
+        ``population``: the people on Pinterest an audience's size counts (population.py);
+        None, every entry matches. ``size_lag_seconds``: an audience's size is null, its status
+        INITIALIZING, for that long after it is made.
+        """
         self.ids = ad_account_ids
+        self.population = population
+        self.size_lag_seconds = size_lag_seconds
+        self._born: dict[str, float] = {}
         self._lock = threading.Lock()
         self._lists: dict[str, _List] = {}
         self._audiences: dict[str, dict[str, Any]] = {}
@@ -196,6 +217,7 @@ class AdAccounts:
                 created_time=now,
                 updated_time=now,
                 num_uploaded_user_records=len(records),
+                population=self.population,
             )
             self._lists[created.id] = created
             self._applied_writes += 1
@@ -246,11 +268,17 @@ class AdAccounts:
     # -- audiences ------------------------------------------------------------------------------
     def _render_audience(self, audience: dict[str, Any]) -> dict[str, Any]:
         """Render an audience; size and status follow its list (call with the lock held)."""
-        # Assumption: an audience's size is its list's member count at once (undocumented;
-        # Hightouch and Braze say sizes lag 24 to 48 h), READY from 100 ([spec] Audience.status).
+        # Assumption: an audience's size is its list's matched entries (all of them without a
+        # population), known at once or after size_lag_seconds (undocumented; Hightouch and
+        # Braze say sizes lag 24 to 48 h), READY from 100 ([spec] Audience.status).
         rendered = copy.deepcopy(audience)
+        born = self._born.get(audience["id"], 0.0)
+        if time.monotonic() - born < self.size_lag_seconds:
+            rendered["size"] = None
+            rendered["status"] = "INITIALIZING"
+            return rendered
         source = self._lists.get(audience["rule"]["customer_list_id"])
-        size = len(source.members) if source else 0
+        size = source.matched() if source else 0
         rendered["size"] = size
         rendered["status"] = "READY" if size >= MIN_READY_MEMBERS else "TOO_SMALL"
         return rendered
@@ -300,6 +328,7 @@ class AdAccounts:
                 "type": "audience",
             }
             self._audiences[audience["id"]] = audience
+            self._born[audience["id"]] = time.monotonic()
             return self._render_audience(audience)
 
     # -- for tests ----------------------------------------------------------------------------------

@@ -4,6 +4,10 @@ Pinterest matches customer-list members by email, IDFA or Android advertising id
 Emails may be sent plain or hashed; mobile ids must be hashed (Pinterest v5 spec,
 ``CustomerListRequest.records``). We always send lowercase SHA-256 hex, so no raw value
 ever leaves the process, and pass through values the input already hashed.
+
+Pinterest hashes what it matches against as its help centre says ("Audience targeting"):
+"IDFAs (iOS) must be uppercase and AAIDs (Android) lowercase", emails lowercase. An IDFA
+hashed from its lowercase form matches nobody (issue 24: versions before schema 7 did that).
 """
 
 from __future__ import annotations
@@ -54,8 +58,10 @@ def _check_email(value: str) -> None:
 def hash_identifier(list_type: str, value: object) -> str:
     """Return the lowercase SHA-256 hex of a normalised identifier, or the given hash.
 
-    Normalisation (trim, lowercase) comes first, so `` A@B.com `` and ``a@b.com`` are one
-    member. Raises :class:`InvalidIdentifierError` for a value that is not usable.
+    Normalisation (trim; an IDFA uppercase, an email or MAID lowercase) comes first, so
+    `` A@B.com `` and ``a@b.com`` are one member, as are an IDFA in either case. A value that
+    already is a hash is lowercased and passed through. Raises :class:`InvalidIdentifierError`
+    for a value that is not usable.
     """
     if not isinstance(value, str):
         msg = f"{list_type.lower()} is not a string"
@@ -77,6 +83,8 @@ def hash_identifier(list_type: str, value: object) -> str:
     elif len(normalised) > MAX_MOBILE_ID_LENGTH:
         msg = f"{list_type} longer than {MAX_MOBILE_ID_LENGTH} characters"
         raise InvalidIdentifierError(msg)
+    if list_type == IDFA:
+        normalised = normalised.upper()
     try:
         encoded = normalised.encode()
     except UnicodeEncodeError:

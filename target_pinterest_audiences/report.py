@@ -10,11 +10,27 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from target_pinterest_audiences.matching import audience_text, change_text, share_text
+
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
+
+    from target_pinterest_audiences.matching import Matching
 
 #: Pinterest's status for a list with fewer than 100 matched users (spec, CustomerList.status).
 TOO_SMALL = "TOO_SMALL"
+#: How a Meltano user sends an audience's whole membership once (Meltano 4.4: ``meltano run --help``).
+FULL_REFRESH_COMMAND = "meltano run --full-refresh <tap> target-pinterest-audiences"
+
+
+def full_refresh_line(name: str, audience: str, removed: int, *, dry_run: bool = False) -> str:
+    """What a list written the old way needs (schema 7 upgrade), in one line."""
+    verb = "would remove" if dry_run else "removed"
+    return (
+        f"Customer list '{name}' held {removed} entries hashed from lowercase IDFAs, which Pinterest matches to"
+        f" nobody; the upgrade {verb} them from Pinterest. The tap must send audience '{audience}''s whole membership"
+        f" once (a full refresh: {FULL_REFRESH_COMMAND})."
+    )
 
 
 @dataclass
@@ -38,6 +54,9 @@ class ListReport:
     """Writes to this list (create, ADD, REMOVE), retries not included."""
     retries: int = 0
     status: str | None = None
+    full_refresh: bool = False
+    """The upgrade removed entries an older version hashed wrong: the tap must send the audience's
+    whole membership once."""
 
 
 class Progress:
@@ -95,6 +114,10 @@ class RunReport:
     error: str | None = None
     calls: Callable[[], tuple[int, int]] | None = field(default=None, repr=False)
     """Where live (requests, retries) come from while the run goes on."""
+    matching: list[Matching] = field(default_factory=list)
+    """Pinterest's feedback on every list the store knows in the account, at the end of the run."""
+    feedback_requests: int = 0
+    """Requests that read that feedback (list and audience pages; counted in other_requests too)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def list_report(self, name: str, audience: str, list_type: str) -> ListReport:
@@ -151,6 +174,7 @@ class RunReport:
         totals["requests"] += other["requests"]
         totals["retries"] += other["retries"]
         totals["lists_created"] = sum(1 for row in rows if row["created"])
+        matching = [item.as_dict() for item in self.matching]
         return {
             "status": self.status,
             "error": self.error,
@@ -166,6 +190,10 @@ class RunReport:
             "lists": rows,
             "other_requests": other,
             "totals": totals,
+            "full_refresh_needed": [row["name"] for row in rows if row["full_refresh"]],
+            "matching": matching,
+            "feedback_requests": self.feedback_requests,
+            "warnings": [warning for item in matching for warning in item["warnings"]],
         }
 
     def write(self, path: str | Path) -> None:
@@ -199,7 +227,11 @@ class RunReport:
             cells = {key: str(row[key]) for key in _COUNTERS}
             if row["removals_not_sent"]:
                 cells["removed"] += f" (+{row['removals_not_sent']} not sent)"
-            name = row["name"] + (" (new)" if row["created"] else "")
+            name = (
+                row["name"]
+                + (" (new)" if row["created"] else "")
+                + (" (full refresh needed)" if row["full_refresh"] else "")
+            )
             body.append((name, row["list_type"], row["id"] or "-", *cells.values(), row["status"] or "-"))
         other = data["other_requests"]
         blank = dict.fromkeys(_COUNTERS, "") | {key: str(other[key]) for key in ("requests", "retries")}
@@ -213,11 +245,42 @@ class RunReport:
         rule = "  ".join("-" * width for width in widths)
         lines.insert(1, rule)
         lines.insert(len(lines) - 1, rule)
-        return "\n".join([summary, *lines, *details])
+        return "\n".join([summary, *lines, *self.matching_table(), *details])
+
+    def matching_table(self) -> list[str]:
+        """Pinterest's feedback per list, as table lines (none before the run's end)."""
+        if not self.matching:
+            return []
+        headers = ("list", "members held", "audience size", "audience status", "share matched", "change", "list status")
+        body = [
+            (
+                item.observation.name,
+                str(item.observation.members_held),
+                audience_text(item.observation),
+                item.observation.audience_status or "-",
+                share_text(item.observation),
+                change_text(item),
+                item.observation.list_status or "-",
+            )
+            for item in self.matching
+        ]
+        lines = [f"Matching ({self.feedback_requests} requests read it; Pinterest's sizes lag 24 to 48 h):"]
+        lines += _fixed_width(headers, body)
+        return lines
 
 
 #: The per-list counters shown in the table, in its order.
 _COUNTERS = ("added", "removed", "unchanged", "invalid", "dropped_identifiers", "requests", "retries")
+
+
+def _fixed_width(headers: tuple[str, ...], body: Sequence[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(line[i]) for line in (headers, *body)) for i in range(len(headers))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in (headers, *body)
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return lines
 
 
 def _plural(count: int, word: str, plural: str | None = None) -> str:

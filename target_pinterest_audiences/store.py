@@ -31,6 +31,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
+from target_pinterest_audiences.matching import Observation
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
     from typing import IO
@@ -45,7 +47,11 @@ _T = TypeVar("_T")
 _P = ParamSpec("_P")
 
 DEFAULT_STORE_PATH = Path(".target-pinterest-audiences") / "store.db"
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
+#: The oldest schema a dry run or the report command reads as it is (they never upgrade).
+OLDEST_READABLE = 6
+#: The schema whose upgrade finds IDFA lists hashed from the lowercase id (issue 24).
+UPPERCASE_IDFA = 7
 #: The page size of a new SQLite store (an existing one keeps its own; see _sqlite_pragmas).
 SQLITE_PAGE_BYTES = 32 * 1024
 #: The page cache of the one connection that writes to a SQLite store (see _writing).
@@ -190,6 +196,35 @@ runs = sa.Table(
     sa.Column("owner", sa.String(64)),
 )
 
+#: IDFA lists whose entries an older version hashed from the lowercase id, which match nobody
+#: (Pinterest hashes the uppercase IDFA). The schema 7 upgrade lists every IDFA list here; the
+#: next real run removes their entries from Pinterest through the journal, then the row goes.
+lowercase_idfa_lists = sa.Table(
+    "lowercase_idfa_lists",
+    metadata,
+    sa.Column("ad_account_id", sa.String(18), primary_key=True),
+    sa.Column("name", sa.String(500), primary_key=True),
+)
+#: Pinterest's feedback on each list, one row per list per real run (the report command's history).
+list_history = sa.Table(
+    "list_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ad_account_id", sa.String(18), nullable=False),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("list_id", sa.String(18), nullable=False),
+    sa.Column("list_type", sa.String(16), nullable=False),
+    sa.Column("members_held", sa.BigInteger, nullable=False),
+    sa.Column("uploaded", sa.BigInteger),  # Pinterest's num_uploaded_user_records
+    sa.Column("removed", sa.BigInteger),  # Pinterest's num_removed_user_records
+    sa.Column("list_status", sa.String(32)),
+    sa.Column("audience_id", sa.String(32)),  # None: the list has no audience
+    sa.Column("audience_size", sa.BigInteger),  # None: not known yet (or no audience)
+    sa.Column("audience_status", sa.String(32)),
+)
+
 #: The first version whose upgrade rewrites the member table (SQLite: VACUUM after it).
 REBUILT_MEMBERS = 5
 #: Steps from one schema version to the next, run in order on an older store; a step that
@@ -229,6 +264,13 @@ MIGRATIONS: dict[int, tuple[str | _Sql, ...]] = {
     6: (
         "ALTER TABLE customer_lists ADD COLUMN gone BOOLEAN DEFAULT false NOT NULL",
         "DROP TABLE accepted_requests",
+    ),
+    # The new tables are made by create_all first; every IDFA list then waits for its clean-up.
+    7: (
+        (
+            "INSERT INTO lowercase_idfa_lists (ad_account_id, name) SELECT ad_account_id, name FROM customer_lists"
+            " WHERE list_type = 'IDFA'"
+        ),
     ),
 }
 
@@ -303,6 +345,45 @@ def _intent(row: sa.Row[Any]) -> Intent:
     )
 
 
+def _history_row(seen: Observation) -> dict[str, object]:
+    return {
+        "run_id": seen.run_id,
+        "recorded_at": seen.recorded_at,
+        "ad_account_id": seen.ad_account_id,
+        "name": seen.name,
+        "list_id": seen.list_id,
+        "list_type": seen.list_type,
+        "members_held": seen.members_held,
+        "uploaded": seen.uploaded,
+        "removed": seen.removed,
+        "list_status": seen.list_status,
+        "audience_id": seen.audience_id,
+        "audience_size": seen.audience_size,
+        "audience_status": seen.audience_status,
+    }
+
+
+def _observation(row: sa.Row[Any]) -> Observation:
+    recorded = row.recorded_at
+    if recorded.tzinfo is None:  # SQLite keeps no zone: the store writes UTC
+        recorded = recorded.replace(tzinfo=dt.timezone.utc)
+    return Observation(
+        run_id=row.run_id,
+        recorded_at=recorded,
+        ad_account_id=row.ad_account_id,
+        name=row.name,
+        list_id=row.list_id,
+        list_type=row.list_type,
+        members_held=int(row.members_held),
+        uploaded=row.uploaded,
+        removed=row.removed,
+        list_status=row.list_status,
+        audience_id=row.audience_id,
+        audience_size=row.audience_size,
+        audience_status=row.audience_status,
+    )
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(tz=dt.timezone.utc)
 
@@ -373,6 +454,8 @@ class Store:
         self.read_only = read_only
         self.url = url
         self.new = new
+        #: The store's schema: SCHEMA_VERSION once upgraded; a read-only store keeps its own.
+        self.version = SCHEMA_VERSION
         # SQLite allows one writer at a time: serialise our own threads instead of meeting
         # "database is locked". PostgreSQL handles concurrency itself.
         self._sqlite = engine.dialect.name == "sqlite"
@@ -385,7 +468,7 @@ class Store:
         self._alive: IO[bytes] | Connection | None = None
 
     @classmethod
-    def open(cls, url: str | None, *, read_only: bool = False) -> Store:
+    def open(cls, url: str | None, *, read_only: bool = False, create: bool = True) -> Store:
         """Open (and create or upgrade) the store at ``url``; ``read_only`` writes nothing.
 
         A read-only store whose SQLite file does not exist yet is an empty in-memory one, so
@@ -414,7 +497,10 @@ class Store:
                     )
                 else:
                     engine = sa.create_engine(parsed, connect_args={"timeout": 60})
-                sa.event.listen(engine, "connect", _sqlite_pragmas)
+                # A read-only store (a dry run, the report command) sets nothing: WAL mode and
+                # the page size would rewrite an existing file's header.
+                if not read_only:
+                    sa.event.listen(engine, "connect", _sqlite_pragmas)
             else:
                 # The URL's own options (?options=-csearch_path=...) are kept, the lock timeout added.
                 options = " ".join([str(parsed.query.get("options") or ""), f"-c lock_timeout={LOCK_TIMEOUT_MS}"])
@@ -424,7 +510,7 @@ class Store:
                     connect_args={"options": options.strip()},
                 )
             store = cls(engine, read_only=read_only, url=url, new=new)
-            store._prepare()
+            store._prepare(create=create)
             store.prepared = True
         except (sa.exc.SQLAlchemyError, OSError, ImportError) as exc:
             reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
@@ -449,7 +535,10 @@ class Store:
         state = "new" if self.new else "existing"
         return f"Store: {where} ({state}; knows {lists} lists, {members} members)."
 
-    def _prepare(self) -> None:
+    def _prepare(self, *, create: bool = True) -> None:
+        if self.read_only:
+            self._check_readable(create=create)
+            return
         with self._schema_lock():
             version = self._upgrade()
         if version >= REBUILT_MEMBERS or not self._sqlite:
@@ -458,6 +547,34 @@ class Store:
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM")
         logger.info("Compacted the store file after the upgrade.")
+
+    def _check_readable(self, *, create: bool) -> None:
+        """A dry run or the report command: read an older store as it is, never upgrade it.
+
+        A store with no schema yet (a dry run's in-memory one, an empty PostgreSQL database)
+        is made when ``create`` (a dry run, as before); the report command makes nothing.
+        """
+        with self.engine.connect() as conn:
+            version = None
+            if sa.inspect(conn).has_table("store_meta"):
+                version = conn.execute(
+                    sa.select(store_meta.c.value).where(store_meta.c.key == "schema_version")
+                ).scalar()
+        if version is None:
+            if not create:
+                raise StoreError(f"store_url {redact_url(self.url)} holds no store yet: a real run makes it")
+            with self._writing() as conn:
+                metadata.create_all(conn, checkfirst=True)
+                self._upsert(conn, store_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)})
+            return
+        self.version = int(version)
+        if self.version > SCHEMA_VERSION:
+            raise StoreError(f"store_url holds a newer store (schema {version}); upgrade target-pinterest-audiences")
+        if self.version < OLDEST_READABLE:
+            raise StoreError(
+                f"store_url holds a store of schema {version}, older than this version reads without upgrading it;"
+                " a real run (dry_run false) upgrades it"
+            )
 
     @contextmanager
     def _schema_lock(self) -> Iterator[None]:
@@ -506,6 +623,8 @@ class Store:
         for step in range(version + 1, SCHEMA_VERSION + 1):
             if step == 6:  # noqa: PLR2004 - the journal of schema 4 and 5 is recorded first
                 self._record_accepted_requests(conn)
+            if step == UPPERCASE_IDFA:
+                metadata.create_all(conn, tables=[lowercase_idfa_lists, list_history], checkfirst=True)
             for statement in MIGRATIONS[step]:
                 text = statement if isinstance(statement, str) else self._dialect_sql(statement)
                 if text:
@@ -846,6 +965,92 @@ class Store:
                 sa.select(sa.func.count()).select_from(list_members).where(self._unseen(list_id, None))
             ).scalar()
         return int(count or 0)
+
+    def member_counts(self, ad_account_id: str) -> dict[str, int]:
+        """How many members the store holds for each list of an account, in one statement."""
+        ids = sa.select(customer_lists.c.list_id).where(customer_lists.c.ad_account_id == ad_account_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(list_members.c.list_id, sa.func.count())
+                .where(list_members.c.list_id.in_(ids.scalar_subquery()))
+                .group_by(list_members.c.list_id)
+            ).all()
+        return {str(list_id): int(count) for list_id, count in rows}
+
+    # -- lists an older version wrote, and Pinterest's feedback (schema 7) ------------------
+
+    def lists_in_account(self, ad_account_id: str) -> list[StoredList]:
+        """Every list the store knows in an ad account, by name."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(customer_lists)
+                .where(customer_lists.c.ad_account_id == ad_account_id)
+                .order_by(customer_lists.c.name)
+            ).all()
+        return [_stored(row) for row in rows]
+
+    def lowercase_idfa_lists(self, ad_account_id: str) -> list[StoredList]:
+        """IDFA lists whose entries an older version hashed from the lowercase id, by name.
+
+        A store still at schema 6 (read as it is by a dry run): every IDFA list, as its
+        upgrade would list them.
+        """
+        query = sa.select(customer_lists).where(customer_lists.c.ad_account_id == ad_account_id)
+        if self.version < UPPERCASE_IDFA:
+            query = query.where(customer_lists.c.list_type == "IDFA")
+        else:
+            query = query.where(
+                sa.exists().where(
+                    lowercase_idfa_lists.c.ad_account_id == customer_lists.c.ad_account_id,
+                    lowercase_idfa_lists.c.name == customer_lists.c.name,
+                )
+            )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(customer_lists.c.name)).all()
+        return [_stored(row) for row in rows]
+
+    def is_lowercase_idfa(self, stored: StoredList) -> bool:
+        """Whether the list still waits for its clean-up (another process may have done it)."""
+        return any(found.name == stored.name for found in self.lowercase_idfa_lists(stored.ad_account_id))
+
+    def cleaned(self, stored: StoredList) -> None:
+        """The list's old entries are all removed from Pinterest: it waits no more."""
+        with self._writing() as conn:
+            conn.execute(
+                sa.delete(lowercase_idfa_lists).where(
+                    lowercase_idfa_lists.c.ad_account_id == stored.ad_account_id,
+                    lowercase_idfa_lists.c.name == stored.name,
+                )
+            )
+
+    def add_history(self, observations: Sequence[Observation]) -> None:
+        """Keep a run's observations of its lists (one row per list per run)."""
+        if self.read_only or not observations:
+            return
+        with self._writing() as conn:
+            conn.execute(sa.insert(list_history), [_history_row(seen) for seen in observations])
+
+    def history(self, ad_account_id: str | None = None) -> list[Observation]:
+        """Every observation kept, oldest first (none in a store older than schema 7)."""
+        if self.version < UPPERCASE_IDFA:
+            return []
+        query = sa.select(list_history).order_by(list_history.c.id)
+        if ad_account_id is not None:
+            query = query.where(list_history.c.ad_account_id == ad_account_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [_observation(row) for row in rows]
+
+    def last_report(self) -> tuple[int, str, str | None] | None:
+        """The last finished run: (id, status, its report as JSON), or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(runs.c.id, runs.c.status, runs.c.report)
+                .where(runs.c.finished_at.is_not(None))
+                .order_by(runs.c.id.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else (int(row.id), str(row.status), row.report)
 
     # -- intents (see write/journal.py) ---------------------------------------------------
 

@@ -422,7 +422,7 @@ class TargetPinterestAudiences(Target):
         try:
             if status == "succeeded":
                 # A signal here stops the reads: invoke then reports the run as interrupted.
-                run.writer.read_statuses()
+                run.writer.read_feedback()
         finally:
             run.writer.close()
         self._finished = self._closing = True
@@ -441,6 +441,9 @@ class TargetPinterestAudiences(Target):
                 "cannot be targeted yet (matching takes up to 24 hours).",
                 row.name,
             )
+        for item in report.matching:
+            for warning in item.warnings:
+                self.logger.warning("Matching: %s.", warning)
         report_path = self.config.get("report_path")
         if report_path:
             report.write(report_path)

@@ -29,9 +29,16 @@ EXECUTABLE = Path(sys.executable).with_name("target-pinterest-audiences")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 
 
-def sha(value: str) -> str:
-    """What the target must send for a raw identifier: SHA-256 of the trimmed lowercase value."""
-    return hashlib.sha256(value.strip().lower().encode()).hexdigest()
+def sha(value: str, list_type: str = "EMAIL") -> str:
+    """What the target must send for a raw identifier (CONTRACT.md, Normalisation): SHA-256 of
+    the trimmed value, uppercase for an IDFA, lowercase for an email or a MAID."""
+    trimmed = value.strip()
+    return hashlib.sha256((trimmed.upper() if list_type == "IDFA" else trimmed.lower()).encode()).hexdigest()
+
+
+def sha_for(list_name: str, value: str) -> str:
+    """``sha`` for a list named "<audience> (<TYPE>)", as the default list_name_template names it."""
+    return sha(value, "IDFA" if list_name.endswith("(IDFA)") else "EMAIL")
 
 
 def openapi_path() -> Path | None:

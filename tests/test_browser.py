@@ -193,3 +193,31 @@ def test_a_refused_consent_shows_a_page_and_fails_in_one_line(
     assert last.startswith("target-pinterest-audiences-auth: error: Pinterest did not authorise the app: access_denied")
     assert [r for r in emulator.requests if r.path == "/oauth/token"] == []
     assert not (tmp_path / ".target-pinterest-audiences").exists()
+
+
+def test_the_matching_page_opens_offline_with_a_chart_per_list(
+    browser: webdriver.Chrome,  # type: ignore[name-defined]
+    tmp_path: Path,
+) -> None:
+    """``target-pinterest-audiences-report --html``: with the network off, the page shows one chart
+    per list, each with its members-held and audience-size lines."""
+    from selenium.webdriver.common.by import By  # noqa: PLC0415 - selenium is optional here
+
+    from test_report_cli import LISTS, REPORT, history_store  # noqa: PLC0415 - builds a store with history
+
+    config = history_store(tmp_path)
+    page = tmp_path / "matching.html"
+    made = subprocess.run(
+        [str(REPORT), "--config", str(config), "--html", str(page)], capture_output=True, text=True, check=False
+    )
+    assert made.returncode == 0, made.stderr
+    browser.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+    browser.get(page.as_uri())
+    charts = browser.find_elements(By.CSS_SELECTOR, "svg.chart")
+    assert len(charts) == len(LISTS)
+    for chart in charts:
+        assert chart.size["width"] > 0
+        assert len(chart.find_elements(By.CSS_SELECTOR, "polyline")) == 2  # members held, audience size
+    headings = [element.text for element in browser.find_elements(By.CSS_SELECTOR, "section.list h2")]
+    assert headings == list(LISTS)
+    shoot(browser, "matching-report.png")

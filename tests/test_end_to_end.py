@@ -30,13 +30,13 @@ DAVE_PREHASHED = hashlib.sha256(b"dave@example.com").hexdigest()
 EXPECTED: dict[Path, dict[str, frozenset[str]]] = {
     SEGMENT: {
         "vip_customers (EMAIL)": frozenset({sha("alice@example.com"), sha("bob@example.com"), DAVE_PREHASHED}),
-        "vip_customers (IDFA)": frozenset({sha("6D92078A-8246-4BA4-AE5B-76104861E7DC")}),
+        "vip_customers (IDFA)": frozenset({sha("6D92078A-8246-4BA4-AE5B-76104861E7DC", "IDFA")}),
         "cart_abandoners (EMAIL)": frozenset({sha("frank@example.com")}),
         "cart_abandoners (MAID)": frozenset({sha("ab0c1d2e-3f40-5162-7384-95a6b7c8d9e0")}),
     },
     FLAT: {
         "newsletter_subscribers (EMAIL)": frozenset({sha("hank@example.com"), sha("ivy@example.com")}),
-        "newsletter_subscribers (IDFA)": frozenset({sha("1E2DFA89-496A-47FD-9941-DF1FC4E6484A")}),
+        "newsletter_subscribers (IDFA)": frozenset({sha("1E2DFA89-496A-47FD-9941-DF1FC4E6484A", "IDFA")}),
         "lapsed_buyers (EMAIL)": frozenset({sha("kate@example.com")}),
         "lapsed_buyers (MAID)": frozenset({sha("cdda802e-fb9c-47ad-9866-0794d394c912")}),
     },
@@ -372,8 +372,9 @@ def test_partial_requests_wait_for_the_next_batch(
 def test_a_passing_404_when_a_list_is_read_back_forgets_nothing(
     emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    """The run's first request reads the known list back and gets a one-off 404 for it: the list
-    is still in the account's pages, so it is not made again and the store keeps its members."""
+    """The run's first request, a write to the known list, gets a one-off 404 for it: the list
+    reads back and is still in the account's pages, so it is not made again and the store keeps
+    its members."""
     names = [f"user{i}@example.com" for i in range(4)]
     joined = [{"audience": "vip", "email": name} for name in names]
     assert run_target(target_config, singer_lines("rows", joined), tmp_path).returncode == 0

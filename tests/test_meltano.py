@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from conftest import AD_ACCOUNT, sha
+from conftest import AD_ACCOUNT, sha_for
 from pinterest_emulator import PinterestEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,9 @@ def expected_lists() -> dict[str, frozenset[str]]:
     """The expected file's plain identifiers, hashed with the contract's rule (trim, lowercase, SHA-256)."""
     plain: dict[str, list[str]] = json.loads(EXPECTED_FILE.read_text())
     return {
-        name: frozenset(sha(value) for value in values) for name, values in plain.items() if not name.startswith("_")
+        name: frozenset(sha_for(name, value) for value in values)
+        for name, values in plain.items()
+        if not name.startswith("_")
     }
 
 

@@ -125,7 +125,7 @@ class FlatRows(OurFile):
     file_name = "flat_rows.singer"
     expected: ClassVar[dict[str, frozenset[str]]] = {
         "newsletter_subscribers (EMAIL)": frozenset({sha("hank@example.com"), sha("ivy@example.com")}),
-        "newsletter_subscribers (IDFA)": frozenset({sha("1E2DFA89-496A-47FD-9941-DF1FC4E6484A")}),
+        "newsletter_subscribers (IDFA)": frozenset({sha("1E2DFA89-496A-47FD-9941-DF1FC4E6484A", "IDFA")}),
         "lapsed_buyers (EMAIL)": frozenset({sha("kate@example.com")}),
         "lapsed_buyers (MAID)": frozenset({sha("cdda802e-fb9c-47ad-9866-0794d394c912")}),
     }

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conftest import held, run_target, sha, singer_lines
+from conftest import held, run_target, sha_for, singer_lines
 from pinterest_emulator import PinterestEmulator
 
 SEGMENT_DOCS = "https://github.com/segmentio/segment-docs/blob/develop/src"
@@ -371,8 +371,8 @@ CASES: dict[str, Case] = {
 
 
 def hashed(lists: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
-    """Plain identifiers to what Pinterest holds: the contract's trim, lowercase, SHA-256 hex."""
-    return {name: frozenset(sha(value) for value in values) for name, values in lists.items()}
+    """Plain identifiers to what Pinterest holds: the contract's trim, case (IDFA upper, others lower), SHA-256 hex."""
+    return {name: frozenset(sha_for(name, value) for value in values) for name, values in lists.items()}
 
 
 def test_segment_payloads_leave_the_lists_segment_means(

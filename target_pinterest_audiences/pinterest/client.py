@@ -42,6 +42,10 @@ MAX_RENEWALS = 3
 MAX_PAGE_SIZE = 250
 #: Seconds to connect and to wait for a reply; Pinterest answers list updates in well under.
 TIMEOUT = (10.0, 120.0)
+#: Reads (GET) are paced on their own: Pinterest's ``ads_read`` quota is 1,000 a minute per user
+#: per app [docs /docs/reference/rate-limits/], apart from ``ads_write``. 90 % of it, so that
+#: reads never wait for, nor spend, the writes' pacing (max_requests_per_second).
+READS_PER_SECOND = 0.9 * 1000 / 60
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 60.0
 USER_AGENT = "target-pinterest-audiences"
@@ -366,16 +370,22 @@ class PinterestClient:
         credentials: Credentials,
         *,
         requests_per_second: float | None = None,
+        reads_per_second: float = READS_PER_SECOND,
         max_retry_seconds: float = 600.0,
         timeout: tuple[float, float] = TIMEOUT,
         sleep: Callable[[float], object] | None = None,
     ) -> None:
-        """Prepare the client; nothing is sent until the first call."""
+        """Prepare the client; nothing is sent until the first call.
+
+        Writes (and token requests) are paced at ``requests_per_second``, GETs apart at
+        ``reads_per_second``; no ``requests_per_second`` turns both off.
+        """
         self.api_url = api_url.rstrip("/")
         self._credentials = credentials
         self._access_token = credentials.access_token
         self._token_lock = threading.Lock()
         self._pacer = Pacer(requests_per_second)
+        self._read_pacer = Pacer(reads_per_second if requests_per_second else None)
         self._max_retry_seconds = max_retry_seconds
         self._timeout = timeout
         self._cancelled = threading.Event()
@@ -503,10 +513,12 @@ class PinterestClient:
         when it finds the effect, what it found stands in for the reply.
         """
         attempts = _Attempts(operation, self.api_url + path, time.monotonic() + self._max_retry_seconds)
+        # GETs spend the read quota (ads_read), everything else the write quota (see READS_PER_SECOND).
+        pacer = self._read_pacer if method == "GET" else self._pacer
         while True:
             token = self._authorise(auth, attempts)
             headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-            self._pacer.wait()
+            pacer.wait()
             self._count(requests=1)
             try:
                 reply = self.session.request(
@@ -526,7 +538,7 @@ class PinterestClient:
                     return reply
                 if self._renewed_after_refusal(reply, token, attempts):
                     continue
-                retry = self._retry_or_raise(reply, attempts)
+                retry = self._retry_or_raise(reply, attempts, pacer)
             self._back_off(retry, attempts)
             if recover is not None:
                 recovered = attempts.guarded(recover)
@@ -546,7 +558,7 @@ class PinterestClient:
         attempts.guarded(lambda: self.renew_token(token))
         return True
 
-    def _retry_or_raise(self, reply: requests.Response, attempts: _Attempts) -> _Retry:
+    def _retry_or_raise(self, reply: requests.Response, attempts: _Attempts, pacer: Pacer) -> _Retry:
         """A refusal that is final raises; a 429 or 5xx is retried (a 5xx may have taken effect)."""
         status = reply.status_code
         if status not in RETRY_STATUSES:
@@ -556,7 +568,7 @@ class PinterestClient:
             attempts.unanswered = True  # a server error may come after the effect
         wait = retry_after_seconds(reply.headers)
         if status == HTTP_TOO_MANY_REQUESTS:
-            self._pacer.hold(wait or self._pacer.interval)
+            pacer.hold(wait or pacer.interval)
         return _Retry(f"HTTP {status}", wait, reply)
 
     def _back_off(self, retry: _Retry, attempts: _Attempts) -> None:

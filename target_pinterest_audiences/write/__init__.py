@@ -12,4 +12,8 @@ The life of a write reads top to bottom in these modules:
   is gone, once confirmed, is made again with every member the store knows.
 - ``send``: requests out, lists in parallel, a request too large split in two, mirror
   removals at the end of a snapshot.
+- ``cleanup``: once, after the schema 7 upgrade, before any input: the entries of IDFA
+  lists an older version hashed from the lowercase id are removed through the journal.
+- ``feedback``: at the end of a real run, every known list's status and audience size from
+  the account's list and audience pages, kept in the store's history (pure rules: ``matching``).
 """

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from target_pinterest_audiences.pinterest.client import HTTP_NOT_FOUND, PinterestError
 from target_pinterest_audiences.store import StoredList, Write
+from target_pinterest_audiences.write.cleanup import clean_lowercase_idfa
+from target_pinterest_audiences.write.feedback import read_feedback
 from target_pinterest_audiences.write.journal import CrashPoints, Journal
 from target_pinterest_audiences.write.lists import ListGoneError, Lists, StopRequestedError, WriteError
 from target_pinterest_audiences.write.plan import ADD, REMOVE, chunked, hold_back, plan
@@ -107,6 +109,8 @@ class Writer:
         # Planned writes short of a whole request, per (audience, list type): True adds.
         self._held: dict[tuple[str, str], dict[str, bool]] = {}
         self._dry_seen: dict[str, set[str]] = {}
+        # A dry run's lists whose old IDFA entries the upgrade would remove: planned as empty.
+        self._emptied: set[str] = set()
 
     def _lock(self, name: str) -> threading.Lock:
         with self._guard:
@@ -125,7 +129,8 @@ class Writer:
         """Send again the writes of runs that are gone whose answer never came; return how many.
 
         Runs before anything else: a write that may have taken effect is made sure of, and
-        recorded, before this run plans against the store.
+        recorded, before this run plans against the store. Then the lists an older version
+        wrote with lowercase IDFAs are cleaned (write/cleanup.py), before any add to them.
         """
         if self.journal is None:
             left = [i for i in self.store.open_intents() if i.ad_account_id == self.options.ad_account_id]
@@ -133,6 +138,7 @@ class Writer:
                 logger.warning(
                     "%d writes of an interrupted run are unsettled; the next real run settles them.", len(left)
                 )
+            self._emptied = clean_lowercase_idfa(self)
             return 0
         settled = 0
         adopted = self.journal.unsettled(self.options.ad_account_id)
@@ -141,6 +147,7 @@ class Writer:
             settled += 1
         if settled:
             logger.info("Settled %d writes an interrupted run had left unconfirmed.", settled)
+        clean_lowercase_idfa(self)
         return settled
 
     def _settle(self, intent: Intent, later: list[Intent]) -> None:
@@ -175,14 +182,14 @@ class Writer:
                 audience=intent.audience,
             )
             with suppress(ListGoneError):  # recorded as wanted; the list is made again when next used
-                self.journal.complete(intent, lambda adopted: self._patch(made, adopted), adopted=True)
+                self.journal.complete(intent, lambda adopted: self.patch(made, adopted), adopted=True)
             return
         stored = self.store.get_list(intent.ad_account_id, intent.name)
         if stored is None or stored.list_id != intent.list_id:
             self.store.drop_intent(intent)  # a list the store let go of since
             return
         with suppress(ListGoneError):  # recorded as wanted; the list is made again when next used
-            self.journal.complete(intent, lambda adopted: self._patch(stored, adopted), adopted=True)
+            self.journal.complete(intent, lambda adopted: self.patch(stored, adopted), adopted=True)
 
     # -- batches --------------------------------------------------------------------------
 
@@ -239,7 +246,11 @@ class Writer:
             for member in signals:
                 held.pop(member, None)  # a newer signal for it: planned again below
             stored, _ = self.lists.resolve(name, audience, list_type, first=[], mark=mark, row=row)
-            known = self.store.members_among(stored.list_id, signals) if stored is not None else set()
+            known = (
+                self.store.members_among(stored.list_id, signals)
+                if stored is not None and name not in self._emptied
+                else set()
+            )
             removed = (
                 self.store.removed_among(stored.list_id, signals)
                 if stored is not None and not stored.members_known
@@ -324,7 +335,7 @@ class Writer:
                         tuple(chunk),
                         mark,
                     )
-                    self.journal.write(write, lambda intent: self._patch(stored, intent))
+                    self.journal.write(write, lambda intent: self.patch(stored, intent))
                 finally:
                     self.report.count(row, requests=calls.requests, retries=calls.retries)
         except ListGoneError:
@@ -350,7 +361,7 @@ class Writer:
         self.report.count(row, **{key: len(chunk)})
         return stored
 
-    def _patch(self, stored: StoredList, intent: Intent) -> str:
+    def patch(self, stored: StoredList, intent: Intent) -> str:
         """PATCH the intent's records; a 404 is checked before the list counts as gone."""
         assert self.client is not None  # noqa: S101 - only with a client
         for _ in range(SPURIOUS_404_TRIES):
@@ -406,6 +417,8 @@ class Writer:
     def _unseen_count(self, stored: StoredList, mark: int) -> int:
         if self.client is not None:
             return self.store.unseen_count(stored.list_id, mark)
+        if stored.name in self._emptied:
+            return 0  # a dry run: the upgrade would have removed every known member first
         seen = self._dry_seen.get(stored.name, set())
         count, after = 0, ""
         while page := self.store.unseen_members(stored.list_id, None, self.options.records_per_request, after):
@@ -425,37 +438,9 @@ class Writer:
 
     # -- the end --------------------------------------------------------------------------
 
-    def read_statuses(self) -> None:
-        """Ask Pinterest for the status of every list the run wrote (for TOO_SMALL)."""
-        if self.client is None:
-            return
-        for row in self.report.lists.values():
-            if row.id:
-                try:
-                    found = self.client.get_customer_list(self.options.ad_account_id, row.id, row.name)
-                except PinterestError as exc:
-                    if exc.status != HTTP_NOT_FOUND:
-                        raise
-                    found = self._found_again(row)
-                status = found.get("status")
-                row.status = str(status) if status else None
-
-    def _found_again(self, row: ListReport) -> Mapping[str, object]:
-        """A list the run spoke of but sent nothing to, gone at Pinterest: made again, then read.
-
-        Its members are still wanted (the run did not say otherwise), so it comes back with
-        every member the store knows, as a list found gone by a write does.
-        """
-        assert self.client is not None  # noqa: S101 - only with a client
-        stored = self.store.get_list(self.options.ad_account_id, row.name)
-        if stored is None or stored.list_id != row.id or not self.lists.is_gone(stored):
-            raise WriteError(f"Pinterest answered 404 reading customer list '{row.name}' (id {row.id}); run again")
-        self.store.mark_gone(stored)
-        made = self.lists.make_again(stored)
-        row.id = made.list_id if made is not None else None
-        if made is None:
-            return {}
-        return self.client.get_customer_list(self.options.ad_account_id, made.list_id, made.name)
+    def read_feedback(self) -> None:
+        """Pinterest's list statuses and audience sizes for every list the store knows (write/feedback.py)."""
+        self.report.matching = read_feedback(self)
 
     def stop(self) -> None:
         """Start no further write; wait for the ones in flight to be answered and confirmed."""

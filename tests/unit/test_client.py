@@ -667,3 +667,23 @@ def test_a_404_from_an_api_url_without_v5_says_so(mocked: responses.RequestsMock
     client = PinterestClient("https://api.example.test", Credentials(access_token=ACCESS))
     with pytest.raises(PinterestError, match=r"api_url does not end in /v5, as https://api\.pinterest\.com/v5 does"):
         client.request("GET", "/ad_accounts/1", "reading the ad account")
+
+
+def test_reads_are_paced_apart_from_writes(mocked: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GETs wait only for other GETs (ads_read), writes only for writes (ads_write): a read never
+    spends a write's turn, and a burst of writes does not hold the end-of-run reads back."""
+    clock = FakeClock()
+    monkeypatch.setattr(client_module, "time", clock)
+    list_url = f"{LISTS}/1"
+    for _ in range(3):
+        mocked.patch(list_url, json={"id": "1"})
+    for _ in range(2):
+        mocked.get(LISTS, json={"items": [], "bookmark": None})
+    client, _ = make_client(requests_per_second=1, reads_per_second=10)
+    for _ in range(3):
+        client.update_customer_list(ACCOUNT, "1", "ADD", ["a" * 64], "vip (EMAIL)")
+    assert clock.sleeps == pytest.approx([1.0, 1.0])  # writes: one a second
+    list(client.customer_lists(ACCOUNT))
+    list(client.customer_lists(ACCOUNT))
+    # The first read starts at once (the writes' pacing is not its own), the second 0.1 s later.
+    assert clock.sleeps == pytest.approx([1.0, 1.0, 0.1])

@@ -25,8 +25,11 @@ HEX = "0123456789abcdef"
 IDFA_RAW = "6D92078A-8246-4BA4-AE5B-76104861E7DC"
 
 
-def sha(value: str) -> str:
-    return hashlib.sha256(value.strip().lower().encode()).hexdigest()
+def sha(value: str, list_type: str = EMAIL) -> str:
+    """The contract's rule, written out here: trim; an IDFA uppercase, others lowercase; SHA-256."""
+    trimmed = value.strip()
+    normalised = trimmed.upper() if list_type == IDFA else trimmed.lower()
+    return hashlib.sha256(normalised.encode()).hexdigest()
 
 
 # -- hashing ------------------------------------------------------------------------------
@@ -42,10 +45,21 @@ def test_email_hash_known_value() -> None:
     assert hash_identifier(EMAIL, "A@B.C") == hash_identifier(EMAIL, "a@b.c")
 
 
-@pytest.mark.parametrize("list_type", [IDFA, MAID])
-def test_mobile_id_is_sha256_of_trimmed_lowercase(list_type: str) -> None:
+def test_maid_is_sha256_of_trimmed_lowercase() -> None:
     expected = hashlib.sha256(IDFA_RAW.lower().encode()).hexdigest()
-    assert hash_identifier(list_type, f"\t{IDFA_RAW}  ") == expected
+    assert hash_identifier(MAID, f"\t{IDFA_RAW}  ") == expected
+    assert hash_identifier(MAID, IDFA_RAW.lower()) == expected
+
+
+def test_idfa_is_sha256_of_trimmed_uppercase() -> None:
+    # Pinterest's help centre ("Audience targeting"): "IDFAs (iOS) must be uppercase" before
+    # hashing. The SHA-256 of "6D92078A-8246-4BA4-AE5B-76104861E7DC", computed once with
+    # hashlib and written down, so the test does not depend on the code it checks.
+    expected = "2afcf919a0c1953d177fcb412ea65138b44b4a42dda7d322225811767c0c530c"
+    assert hash_identifier(IDFA, f"\t{IDFA_RAW}  ") == expected
+    assert hash_identifier(IDFA, IDFA_RAW.lower()) == expected
+    # What versions before schema 7 sent (the lowercase form's hash), matched by nobody:
+    assert hash_identifier(IDFA, IDFA_RAW) != "31b806b4deec8c4cb1ffb18b9ab4ee1fa82a2b30e1f47902f04d03f5db023376"
 
 
 def test_list_types_are_the_three_pinterest_types() -> None:
@@ -78,7 +92,8 @@ def test_md5_and_sha1_pass_through() -> None:
 @pytest.mark.parametrize("length", [31, 33, 39, 41, 63, 65])
 def test_hex_of_other_lengths_is_hashed(length: int) -> None:
     value = ("abcdef0123456789" * 5)[:length]
-    assert hash_identifier(IDFA, value) == sha(value)
+    assert hash_identifier(IDFA, value) == sha(value, IDFA)
+    assert hash_identifier(MAID, value) == sha(value)
 
 
 def test_64_chars_with_non_hex_is_hashed() -> None:
@@ -166,7 +181,7 @@ def test_empty_mobile_id_is_rejected(list_type: str, value: str) -> None:
 @pytest.mark.parametrize("list_type", [IDFA, MAID])
 def test_mobile_id_of_128_characters_is_accepted(list_type: str) -> None:
     value = "x" * MAX_MOBILE_ID_LENGTH
-    assert hash_identifier(list_type, value) == sha(value)
+    assert hash_identifier(list_type, value) == sha(value, list_type)
 
 
 @pytest.mark.parametrize("list_type", [IDFA, MAID])
@@ -276,6 +291,26 @@ def test_property_mobile_case_and_surrounding_space_insensitive(
     assert hash_identifier(list_type, before + value.swapcase() + after) == expected
 
 
+@given(mobile_ids, spaces)
+def test_property_idfa_is_hash_of_uppercase(value: str, around: str) -> None:
+    upper = value.strip().upper()
+    expected = hashlib.sha256(upper.encode()).hexdigest()
+    assert hash_identifier(IDFA, around + value.lower() + around) == expected
+    assert hash_identifier(IDFA, value.upper()) == expected
+
+
+@given(mobile_ids, spaces)
+def test_property_maid_is_hash_of_lowercase(value: str, around: str) -> None:
+    expected = hashlib.sha256(value.strip().lower().encode()).hexdigest()
+    assert hash_identifier(MAID, around + value.upper() + around) == expected
+
+
+@given(emails, spaces)
+def test_property_email_is_hash_of_lowercase(value: str, around: str) -> None:
+    expected = hashlib.sha256(value.strip().lower().encode()).hexdigest()
+    assert hash_identifier(EMAIL, around + value.upper() + around) == expected
+
+
 @given(st.sampled_from([EMAIL, IDFA, MAID]), hex_hashes, spaces, spaces)
 def test_property_hashes_pass_through_lowercased(list_type: str, value: str, before: str, after: str) -> None:
     assert hash_identifier(list_type, before + value + after) == value.lower()
@@ -302,7 +337,7 @@ def test_property_output_is_lowercase_hex_digest(case: tuple[str, str]) -> None:
 def test_property_output_never_equals_or_contains_the_raw_value(case: tuple[str, str]) -> None:
     list_type, value = case
     out = hash_identifier(list_type, value)
-    assert out == sha(value)
+    assert out == sha(value, list_type)
     assert out != value
     assert value not in out
     assert value.strip().lower() not in out

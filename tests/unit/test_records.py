@@ -23,8 +23,10 @@ IDFA_RAW = "6D92078A-8246-4BA4-AE5B-76104861E7DC"
 MAID_RAW = "38400000-8cf0-11bd-b23e-10b96e40000d"
 
 
-def sha(value: str) -> str:
-    return hashlib.sha256(value.strip().lower().encode()).hexdigest()
+def sha(value: str, list_type: str = "EMAIL") -> str:
+    """The contract's rule: trimmed, an IDFA uppercase and the others lowercase, SHA-256 hex."""
+    trimmed = value.strip()
+    return hashlib.sha256((trimmed.upper() if list_type == "IDFA" else trimmed.lower()).encode()).hexdigest()
 
 
 def email_only(value: str = EMAIL_RAW) -> tuple[tuple[str, str], ...]:
@@ -507,7 +509,7 @@ def test_other_shapes_read_only_the_top_level_email() -> None:
 @pytest.mark.parametrize(("device_type", "list_type"), [("ios", "IDFA"), ("android", "MAID"), ("IOS", "IDFA")])
 def test_device_advertising_id_by_device_type(device_type: str, list_type: str) -> None:
     record = seg_identify({}, device={"type": device_type, "advertisingId": IDFA_RAW})
-    assert identifiers_of(record) == {list_type: sha(IDFA_RAW)}
+    assert identifiers_of(record) == {list_type: sha(IDFA_RAW, list_type)}
 
 
 @pytest.mark.parametrize(
@@ -515,9 +517,9 @@ def test_device_advertising_id_by_device_type(device_type: str, list_type: str) 
 )
 def test_device_without_type_by_os_name(os_name: str, list_type: str) -> None:
     record = seg_track({}, device={"advertisingId": MAID_RAW}, os={"name": os_name, "version": "17.1"})
-    assert identifiers_of(record) == {list_type: sha(MAID_RAW)}
+    assert identifiers_of(record) == {list_type: sha(MAID_RAW, list_type)}
     record = seg_track({}, device={"type": None, "advertisingId": MAID_RAW}, os={"name": os_name})
-    assert identifiers_of(record) == {list_type: sha(MAID_RAW)}
+    assert identifiers_of(record) == {list_type: sha(MAID_RAW, list_type)}
 
 
 @pytest.mark.parametrize(
@@ -539,15 +541,15 @@ def test_identifier_sync_fields_identify_traits() -> None:
     # Engage's identifier sync: ios.idfa -> traits.ios_idfa, android.idfa -> traits.android_idfa
     # (action-destinations, reddit-audiences syncAudience tests).
     record = seg_identify({"ios_idfa": IDFA_RAW, "android_idfa": MAID_RAW})
-    assert identifiers_of(record) == {"IDFA": sha(IDFA_RAW), "MAID": sha(MAID_RAW)}
+    assert identifiers_of(record) == {"IDFA": sha(IDFA_RAW, "IDFA"), "MAID": sha(MAID_RAW)}
     record = seg_identify({"ios_idfa": IDFA_RAW})
     record["properties"] = {"android_idfa": MAID_RAW}  # an identify's properties are not read
-    assert identifiers_of(record) == {"IDFA": sha(IDFA_RAW)}
+    assert identifiers_of(record) == {"IDFA": sha(IDFA_RAW, "IDFA")}
 
 
 def test_identifier_sync_fields_track_properties() -> None:
     record = seg_track({"ios_idfa": IDFA_RAW, "android_idfa": MAID_RAW})
-    assert identifiers_of(record) == {"IDFA": sha(IDFA_RAW), "MAID": sha(MAID_RAW)}
+    assert identifiers_of(record) == {"IDFA": sha(IDFA_RAW, "IDFA"), "MAID": sha(MAID_RAW)}
     record = seg_track({})
     record["traits"] = {"android_idfa": MAID_RAW}  # a track's traits are not read
     with pytest.raises(InvalidRecordError, match=r"^no identifier"):
@@ -564,9 +566,9 @@ def test_device_advertising_id_comes_before_identifier_sync_and_top_level_keys()
 
 
 def test_idfa_key_order() -> None:
-    assert identifiers_of({"idfa": "first-idfa", "ios_idfa": "second-idfa"}) == {"IDFA": sha("first-idfa")}
-    assert identifiers_of({"ios_idfa": "second-idfa"}) == {"IDFA": sha("second-idfa")}
-    assert identifiers_of({"idfa": None, "ios_idfa": "second-idfa"}) == {"IDFA": sha("second-idfa")}
+    assert identifiers_of({"idfa": "first-idfa", "ios_idfa": "second-idfa"}) == {"IDFA": sha("first-idfa", "IDFA")}
+    assert identifiers_of({"ios_idfa": "second-idfa"}) == {"IDFA": sha("second-idfa", "IDFA")}
+    assert identifiers_of({"idfa": None, "ios_idfa": "second-idfa"}) == {"IDFA": sha("second-idfa", "IDFA")}
 
 
 def test_maid_key_order() -> None:
@@ -578,7 +580,7 @@ def test_maid_key_order() -> None:
 
 def test_several_identifiers_per_record() -> None:
     record = {"email": EMAIL_RAW, "idfa": IDFA_RAW, "gaid": MAID_RAW}
-    assert identifiers_of(record) == {"EMAIL": sha(EMAIL_RAW), "IDFA": sha(IDFA_RAW), "MAID": sha(MAID_RAW)}
+    assert identifiers_of(record) == {"EMAIL": sha(EMAIL_RAW), "IDFA": sha(IDFA_RAW, "IDFA"), "MAID": sha(MAID_RAW)}
 
 
 def test_hashed_identifiers_pass_through() -> None:
@@ -636,7 +638,7 @@ def test_an_unusable_value_gives_way_to_the_next_usable_one_of_its_type() -> Non
         device={"type": "ios", "advertisingId": ZEROS},
     )
     result = classify(record, "s")
-    assert result == Membership((("vip", True),), (("EMAIL", sha(EMAIL_RAW)), ("IDFA", sha(IDFA_RAW))))
+    assert result == Membership((("vip", True),), (("EMAIL", sha(EMAIL_RAW)), ("IDFA", sha(IDFA_RAW, "IDFA"))))
 
 
 def test_no_usable_identifier_is_an_unusable_record_with_what_was_dropped() -> None:

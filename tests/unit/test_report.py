@@ -100,3 +100,32 @@ def test_missing_id_and_status_are_dashes() -> None:
     report.list_report("vip (EMAIL)", "vip", "EMAIL")
     row_line = report.table().splitlines()[3]
     assert row_line.split() == ["vip", "(EMAIL)", "EMAIL", "-", "0", "0", "0", "0", "0", "0", "0", "-"]
+
+
+def test_matching_in_the_table_and_the_json() -> None:
+    import datetime as dt  # noqa: PLC0415
+
+    from target_pinterest_audiences.matching import Matching, Observation  # noqa: PLC0415
+
+    now = dt.datetime(2026, 12, 6, tzinfo=dt.timezone.utc)
+    report = filled_report()
+    report.feedback_requests = 2
+    report.matching = [
+        Matching(Observation(3, now, "1", "vip (EMAIL)", "77", "EMAIL", 200, 210, 10, "READY", "9", 150, "READY"), 0.8),
+        Matching(Observation(3, now, "1", "new (EMAIL)", "79", "EMAIL", 20, 20, 0, "READY", "8", None, "INITIALIZING")),
+        Matching(
+            Observation(3, now, "1", "churn (MAID)", "78", "MAID", 5, 6, 1, TOO_SMALL, None, None, None), None, ["w1"]
+        ),
+    ]
+    data = report.as_dict()
+    assert data["feedback_requests"] == 2
+    assert data["warnings"] == ["w1"]
+    by_name = {item["name"]: item for item in data["matching"]}
+    assert (by_name["vip (EMAIL)"]["share_matched"], by_name["vip (EMAIL)"]["share_change"]) == (0.75, -0.05)
+    assert (by_name["new (EMAIL)"]["audience"], by_name["new (EMAIL)"]["share_matched"]) == ("pending", None)
+    assert (by_name["churn (MAID)"]["audience"], by_name["churn (MAID)"]["list_status"]) == ("no audience", TOO_SMALL)
+    table = report.table()
+    assert "Matching (2 requests read it" in table
+    assert re.search(r"vip \(EMAIL\)\s+200\s+150\s+READY\s+75\.0%\s+-5\.0 pt\s+READY", table)
+    assert re.search(r"new \(EMAIL\)\s+20\s+pending\s+INITIALIZING\s+pending\s+-", table)
+    assert re.search(r"churn \(MAID\)\s+5\s+no audience\s+-\s+-\s+-\s+TOO_SMALL", table)
