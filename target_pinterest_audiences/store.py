@@ -972,7 +972,7 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(list_members.c.list_id, sa.func.count())
-                .where(list_members.c.list_id.in_(ids.scalar_subquery()))
+                .where(list_members.c.list_id.in_(ids.scalar_subquery()), list_members.c.seen >= 0)
                 .group_by(list_members.c.list_id)
             ).all()
         return {str(list_id): int(count) for list_id, count in rows}
