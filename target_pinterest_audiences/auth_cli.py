@@ -65,7 +65,7 @@ CHOOSE_PLACEHOLDER = "<one of the ad account ids listed above>"
 #: How long one call to Pinterest may keep being retried here: a person is waiting.
 MAX_RETRY_SECONDS = 20.0
 MAX_LINE = 500
-#: A --config file that cannot be used, as the target says it (cli.USAGE_ERROR).
+#: Wrong settings, flags or --config file, as the target says it (cli.USAGE_ERROR).
 USAGE_ERROR = 2
 #: Settings that may come from flags, ``TARGET_PINTEREST_AUDIENCES_<NAME>`` or ``--config``.
 CREDENTIAL_SETTINGS = ("client_id", "client_secret", "access_token", "refresh_token", "api_url", "store_url")
@@ -75,6 +75,10 @@ logger = logging.getLogger(__name__)
 
 class AuthError(Exception):
     """A failure a user can act on; ``str()`` is one line without tokens or secrets."""
+
+
+class UsageError(AuthError):
+    """A flag or setting is missing or wrong: nothing was sent (exit 2, as the target's)."""
 
 
 # -- settings from flags, environment and a config file --------------------------------------
@@ -485,11 +489,11 @@ def _login(
     missing = [name for name in ("client_id", "client_secret") if not settings.get(name)]
     if missing:
         flags = " and ".join("--" + name.replace("_", "-") for name in missing)
-        raise AuthError(f"login needs {flags} (or {ENV_PREFIX}{missing[0].upper()}, or --config)")
+        raise UsageError(f"login needs {flags} (or {ENV_PREFIX}{missing[0].upper()}, or --config)")
     if not 0 <= args.redirect_port <= 65_535:  # noqa: PLR2004
-        raise AuthError("--redirect-port must be from 0 to 65535")
+        raise UsageError("--redirect-port must be from 0 to 65535")
     if args.timeout <= 0:
-        raise AuthError("--timeout must be a positive number of seconds")
+        raise UsageError("--timeout must be a positive number of seconds")
     options = LoginOptions(
         client_id=settings["client_id"],
         client_secret=settings["client_secret"],
@@ -517,7 +521,7 @@ def _ad_accounts(args: argparse.Namespace, settings: Mapping[str, str]) -> str:
     elif settings.get("refresh_token"):
         missing = [name for name in ("client_id", "client_secret") if not settings.get(name)]
         if missing:
-            raise AuthError("a refresh token needs " + " and ".join("--" + name.replace("_", "-") for name in missing))
+            raise UsageError("a refresh token needs " + " and ".join("--" + name.replace("_", "-") for name in missing))
         credentials = Credentials(
             refresh_token=settings["refresh_token"],
             client_id=settings["client_id"],
@@ -527,7 +531,7 @@ def _ad_accounts(args: argparse.Namespace, settings: Mapping[str, str]) -> str:
         store = Store.open(settings.get("store_url") or default_store_url())
         follow_rotations(credentials, store)
     else:
-        raise AuthError("ad-accounts needs --access-token, or --refresh-token with --client-id and --client-secret")
+        raise UsageError("ad-accounts needs --access-token, or --refresh-token with --client-id and --client-secret")
     try:
         accounts = [_account_row(item) for item in _client(api_url, credentials).ad_accounts()]
     finally:
@@ -555,7 +559,7 @@ def run(
         flags = {name: getattr(args, name, None) for name in CREDENTIAL_SETTINGS}
         settings = resolve_settings(flags, args.config, environ)
         text = _login(args, settings, environ, open_url) if args.command == "login" else _ad_accounts(args, settings)
-    except target_settings.ConfigFileError as exc:
+    except (target_settings.ConfigFileError, target_settings.SettingsError, UsageError) as exc:
         return _fail(str(exc), code=USAGE_ERROR)
     except (AuthError, OAuthError, AuthenticationError, PinterestError, StoreError, ValueError) as exc:
         return _fail(str(exc))

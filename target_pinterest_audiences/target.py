@@ -118,6 +118,15 @@ def build_run(config: Mapping[str, t.Any]) -> Run:
     )
 
 
+def _not_the_sdk_env_line(record: logging.LogRecord) -> bool:
+    """Drop the SDK's "Skipping parse of env var settings" line.
+
+    It is wrong here: the target always reads its variables (settings.resolve), and says
+    which ones it took.
+    """
+    return not str(record.msg).startswith("Skipping parse of env var settings")
+
+
 class TargetPinterestAudiences(Target):
     """Keeps Pinterest Ads customer lists in step with audience membership from any tap."""
 
@@ -156,6 +165,8 @@ class TargetPinterestAudiences(Target):
         """Validate settings, open the store and settle what an interrupted run left, before any input."""
         self._interrupted: int | None = None
         self._finished = False
+        if _not_the_sdk_env_line not in self.logger.filters:
+            self.logger.addFilter(_not_the_sdk_env_line)
         super().__init__(**kwargs)
         # All sinks share one pending map, so one drain sends everything; the writer sends
         # lists in parallel itself. The SDK's parallel drain threads would only take turns.

@@ -97,8 +97,8 @@ FAST_RETRIES = {"max_retry_seconds": 1}
 
 
 def settings_case(change: dict[str, Any], message: str) -> Case:
-    """A settings error: one line, before input is read, so the emulator gets no request."""
-    return Case(GOOD, 1, re.escape(SETTINGS_BEFORE_INPUT) + message, {}, config=change)
+    """A settings error: one line, exit 2, before input is read, so the emulator gets no request."""
+    return Case(GOOD, 2, re.escape(SETTINGS_BEFORE_INPUT) + message, {}, config=change)
 
 
 #: Records a run cannot use, one per reason; under ``on_invalid_record: skip`` they are records 3-8.
@@ -246,7 +246,7 @@ CASES: dict[str, Case] = {
     ),
     "settings-several-wrong": Case(
         GOOD,
-        1,
+        2,
         re.escape(SETTINGS_BEFORE_INPUT)
         + r"(?=.*ad_account_id must be a string of digits)(?=.*sync_mode must be one of)"
         + r"(?=.*records_per_request must be at least 1)(?=.*api_url must be an http\(s\) URL)"

@@ -249,7 +249,7 @@ def test_settings_errors_stop_before_input_with_one_line(
     for change, message in cases:
         config = {k: v for k, v in (target_config | change).items() if v is not None}
         result = run_target(config, SEGMENT, tmp_path)
-        assert result.returncode == 1, change
+        assert result.returncode == 2, change
         assert message in result.last_line
         assert result.last_line.startswith("target-pinterest-audiences: error: Invalid settings:")
         assert len([line for line in result.stderr.splitlines() if "error" in line.lower()]) == 1

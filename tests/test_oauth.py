@@ -302,7 +302,7 @@ def test_timeout_fails(emulator: PinterestEmulator, store_url: str, capsys: pyte
 
 def test_missing_client_secret_fails(emulator: PinterestEmulator, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["login", "--client-id", CLIENT_ID, "--api-url", emulator.url]
-    assert auth_cli.run(argv, open_url=follow, environ={}) == 1
+    assert auth_cli.run(argv, open_url=follow, environ={}) == 2  # a wrong command line, as the target's
     assert "--client-secret" in one_error_line(capsys.readouterr().err)
 
 
@@ -359,8 +359,16 @@ def test_ad_accounts_bad_token_fails(emulator: PinterestEmulator, capsys: pytest
 
 
 def test_ad_accounts_without_credentials_fails(capsys: pytest.CaptureFixture[str]) -> None:
-    assert auth_cli.run(["ad-accounts"], environ={}) == 1
+    assert auth_cli.run(["ad-accounts"], environ={}) == 2
     assert "--access-token" in one_error_line(capsys.readouterr().err)
+
+
+def test_a_near_miss_variable_is_refused_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    environ = {"TARGET_PINTEREST_AUDIENCES_ACCESSTOKEN": "x"}
+    assert auth_cli.run(["ad-accounts"], environ=environ) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "TARGET_PINTEREST_AUDIENCES_ACCESSTOKEN is not a setting" in line
+    assert "did you mean TARGET_PINTEREST_AUDIENCES_ACCESS_TOKEN?" in line
 
 
 # -- the installed executable ---------------------------------------------------------------------

@@ -138,11 +138,42 @@ def test_a_missing_config_file_is_one_line_naming_it(tmp_path: Path) -> None:
 def test_a_misspelled_setting_stops_the_run_before_any_input(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"ad_account_id": "1", "dry_run": True, "sync_mod": "mirror"}))
     done = run_executable("--config", "config.json", cwd=tmp_path)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (
         "target-pinterest-audiences: error: Invalid settings: sync_mod is not a setting (did you mean sync_mode?)."
     )
     assert done.stdout == ""
+
+
+def test_a_near_miss_variable_stops_the_run_naming_the_setting(tmp_path: Path) -> None:
+    """TARGET_PINTEREST_AUDIENCES_DRYRUN meant DRY_RUN: a run without it would write to Pinterest."""
+    (tmp_path / "config.json").write_text(json.dumps({"ad_account_id": "1", "access_token": "t"}))
+    done = run_executable("--config", "config.json", cwd=tmp_path, env={"TARGET_PINTEREST_AUDIENCES_DRYRUN": "true"})
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "target-pinterest-audiences: error: Invalid settings: TARGET_PINTEREST_AUDIENCES_DRYRUN is not a setting"
+        " (did you mean TARGET_PINTEREST_AUDIENCES_DRY_RUN?)."
+    )
+    assert done.stdout == ""
+
+
+def test_unknown_variables_are_warned_once_and_an_inheriting_plugins_are_not(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"ad_account_id": "1", "dry_run": True}))
+    env = {
+        "TARGET_PINTEREST_AUDIENCES_COLOUR": "blue",
+        # What Meltano exports for target-pinterest-audiences-acme (inherit_from), extras included.
+        "TARGET_PINTEREST_AUDIENCES_ACME_DRY_RUN": "true",
+        "TARGET_PINTEREST_AUDIENCES_ACME_AD_ACCOUNT_ID": "2",
+        "TARGET_PINTEREST_AUDIENCES_ACME__LOAD_SCHEMA": "x",
+        "TARGET_PINTEREST_AUDIENCES_LOGLEVEL": "INFO",
+    }
+    done = run_executable("--config", "config.json", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    warned = [line for line in done.stderr.splitlines() if "TARGET_PINTEREST_AUDIENCES_COLOUR" in line]
+    assert len(warned) == 1
+    assert "not a setting" in warned[0]
+    assert "ACME" not in done.stderr
+    assert "Skipping parse of env var settings" not in done.stderr
 
 
 def test_the_target_reads_the_environment_over_its_config_file(tmp_path: Path) -> None:
@@ -154,3 +185,22 @@ def test_the_target_reads_the_environment_over_its_config_file(tmp_path: Path) -
     sdk_about = json.loads(run_executable("--about", "--format=json", cwd=tmp_path).stdout)
     assert "load_method" not in sdk_about["settings"]["properties"]
     assert "schema-flattening" not in sdk_about["capabilities"]
+
+
+def documented_text() -> str:
+    """The README and the pages under docs/, where a statement may have moved."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return " ".join(" ".join(page.read_text(encoding="utf-8").split()) for page in pages if page.exists())
+
+
+def test_a_plain_postgresql_url_means_the_driver_the_docs_name(tmp_path: Path) -> None:
+    """SQLAlchemy is pinned below 2.1, where postgresql:// means psycopg2 (2.1: psycopg 3)."""
+    import sqlalchemy as sa  # noqa: PLC0415 - only this test needs it
+
+    assert sa.engine.make_url("postgresql://u@h/db").get_dialect().driver == "psycopg2"
+    assert "A plain `postgresql://` URL uses SQLAlchemy's default driver, psycopg2" in documented_text()
+    config = {"ad_account_id": "1", "dry_run": True, "store_url": "postgresql://u:pw@127.0.0.1:1/db"}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    done = run_executable("--config", "config.json", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "postgresql:// URL uses psycopg2: pip install psycopg2-binary" in done.stderr.splitlines()[-1]
