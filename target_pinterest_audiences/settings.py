@@ -376,7 +376,9 @@ def _squashed(name: str) -> str:
     return name.replace("_", "").upper()
 
 
-def unknown_variables(environ: Mapping[str, str], schema: Mapping[str, Any] = CONFIG_SCHEMA) -> tuple[list[str], list[str]]:
+def unknown_variables(
+    environ: Mapping[str, str], schema: Mapping[str, Any] = CONFIG_SCHEMA
+) -> tuple[list[str], list[str]]:
     """``TARGET_PINTEREST_AUDIENCES_<NAME>`` variables that set nothing: (refused, warned).
 
     A NAME that is a near miss of a setting's (``DRYRUN`` for ``DRY_RUN``, ``SYNC_MOD``) is
