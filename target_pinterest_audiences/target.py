@@ -15,7 +15,13 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.plugin_base import _ConfigInput
 
 from target_pinterest_audiences import settings
-from target_pinterest_audiences.pinterest.client import DEFAULT_API_URL, TIMEOUT, Credentials, PinterestClient
+from target_pinterest_audiences.pinterest.client import (
+    DEFAULT_API_URL,
+    TIMEOUT,
+    Credentials,
+    PinterestClient,
+    PinterestError,
+)
 from target_pinterest_audiences.pinterest.tokens import follow_rotations
 from target_pinterest_audiences.reader import INPUT_ERRORS, LineReader
 from target_pinterest_audiences.report import Progress, RunReport
@@ -86,6 +92,35 @@ def open_client(config: Mapping[str, t.Any], store: Store) -> PinterestClient:
         max_retry_seconds=float(config.get("max_retry_seconds", settings.DEFAULT_MAX_RETRY_SECONDS)),
         timeout=(TIMEOUT[0], float(config.get("request_timeout_seconds", settings.DEFAULT_REQUEST_TIMEOUT_SECONDS))),
     )
+
+
+#: Pinterest's answers to an ad account the token does not reach: 404 code 2 "ad account not
+#: found" (PINTEREST.md, errors seen in the spec), 403 when the account exists but is not shared.
+NOT_REACHED = frozenset({403, 404})
+
+
+def check_ad_account(client: PinterestClient, ad_account_id: str) -> None:
+    """Before any input is read: api_url answers, and the token reaches ``ad_account_id``.
+
+    One GET of the account. When Pinterest says the token does not reach it, a second call
+    lists the accounts it does reach, so that the one line can name them.
+    """
+    try:
+        client.request("GET", f"/ad_accounts/{ad_account_id}", f"reading ad account {ad_account_id}")
+    except PinterestError as exc:
+        if exc.status not in NOT_REACHED:
+            raise
+        try:
+            reached = [f"{item.get('id')} ({item.get('name') or 'no name'})" for item in client.ad_accounts()]
+        except PinterestError as listing:
+            others = f"the accounts it reaches could not be listed ({listing.message or listing.status})"
+        else:
+            others = f"it reaches {', '.join(reached)}" if reached else "it reaches no ad account"
+        answer = f"HTTP {exc.status}" + (f": {exc.message}" if exc.message else "")
+        raise settings.SettingsError(
+            f"Invalid settings: the token does not reach ad_account_id {ad_account_id} (Pinterest: {answer}); "
+            f"{others}. Set ad_account_id to one of those, or authorise a user who can reach the account."
+        ) from None
 
 
 def build_run(config: Mapping[str, t.Any]) -> Run:
@@ -173,9 +208,15 @@ class TargetPinterestAudiences(Target):
         self.max_parallelism = 1
         self.run = build_run(self.config)
         self.logger.info("%s", self.run.store.describe())
-        self.run.writer.settle()
         interval = float(self.config.get("progress_interval_seconds", settings.DEFAULT_PROGRESS_SECONDS))
         self._progress = Progress(self.run.report, interval, lambda line: self.logger.info("%s", line))
+        try:
+            client = self.run.writer.client
+            if client is not None:
+                check_ad_account(client, self.run.options.ad_account_id)
+            self.run.writer.settle()
+        except RunInterruptedError as exc:
+            self.stop(exc.signum)  # reported as interrupted, as later in the run
         self._progress.start()
         self._records_since_check = 0
         self._counted: dict[str, int] = {}

@@ -265,11 +265,12 @@ CASES: dict[str, Case] = {
             "client_id": "emulator-client-id",
         },
     ),
-    # -- Pinterest answers nobody expects. Requests: 1 GET customer_lists, 2 POST the list, 3 POST its audience.
+    # -- Pinterest answers nobody expects. Requests: 1 GET the ad account (the start-of-run check),
+    # 2 GET customer_lists, 3 POST the list, 4 POST its audience.
     "pinterest-html-502-always": Case(
         GOOD,
         1,
-        re.escape("Pinterest refused listing customer lists, HTTP 502: unexpected reply (text/html"),
+        re.escape("Pinterest refused reading ad account 549755885175, HTTP 502: unexpected reply (text/html"),
         {},
         config=FAST_RETRIES,
         faults=Faults(odd_reply_nth=dict.fromkeys(range(1, 200), "html")),
@@ -281,7 +282,7 @@ CASES: dict[str, Case] = {
         re.escape("Pinterest refused creating customer list 'members (EMAIL)', HTTP 200: reply is not JSON"),
         DELIVERED_ALL,  # the emulator made the list; only its reply was lost
         config=FAST_RETRIES,
-        faults=Faults(odd_reply_nth={2: "empty"}),
+        faults=Faults(odd_reply_nth={3: "empty"}),
     ),
     "pinterest-other-json-to-create": Case(
         GOOD,
@@ -289,7 +290,7 @@ CASES: dict[str, Case] = {
         re.escape("Pinterest refused creating customer list 'members (EMAIL)'") + r".*reply carries no list id",
         DELIVERED_ALL,
         config=FAST_RETRIES,
-        faults=Faults(odd_reply_nth={2: "wrong_json"}),
+        faults=Faults(odd_reply_nth={3: "wrong_json"}),
     ),
     "pinterest-text-to-listing": Case(
         GOOD,
@@ -297,7 +298,7 @@ CASES: dict[str, Case] = {
         re.escape("Pinterest refused listing customer lists, HTTP 200: reply is not JSON"),
         {},
         config=FAST_RETRIES,
-        faults=Faults(odd_reply_nth={1: "not_json"}),
+        faults=Faults(odd_reply_nth={2: "not_json"}),
     ),
 }
 

@@ -170,9 +170,10 @@ def test_records_per_request_bounds_every_write(
 def test_a_refused_request_mid_run_emits_no_state_and_a_rerun_converges(
     emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    # Request 1 lists the account's lists; 2-5 create the two cart_abandoners lists and their
-    # audiences (lists are written in name order); 6 creates 'vip_customers (EMAIL)'.
-    emulator.faults = Faults(fail_nth={6: 400})
+    # Request 1 checks the ad account, 2 lists the account's lists; 3-6 create the two
+    # cart_abandoners lists and their audiences (lists are written in name order); 7 creates
+    # 'vip_customers (EMAIL)'.
+    emulator.faults = Faults(fail_nth={7: 400})
     target_config["parallel_requests"] = 1  # one list at a time, so request 6 is that create
     failed = run_target(target_config, SEGMENT, tmp_path)
     assert failed.returncode == 1
@@ -372,13 +373,14 @@ def test_partial_requests_wait_for_the_next_batch(
 def test_a_passing_404_when_a_list_is_read_back_forgets_nothing(
     emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    """The run's first request reads the known list back and gets a one-off 404 for it: the list
-    is still in the account's pages, so it is not made again and the store keeps its members."""
+    """The run's first request after the ad account check reads the known list back and gets a
+    one-off 404 for it: the list is still in the account's pages, so it is not made again and the
+    store keeps its members."""
     names = [f"user{i}@example.com" for i in range(4)]
     joined = [{"audience": "vip", "email": name} for name in names]
     assert run_target(target_config, singer_lines("rows", joined), tmp_path).returncode == 0
     (before,) = emulator.customer_lists()
-    emulator.faults = Faults(not_found_nth={1})
+    emulator.faults = Faults(not_found_nth={2})
     left = [{"audience": "vip", "email": name, "in_audience": False} for name in names[:3]]
     result = run_target(target_config, singer_lines("rows", left), tmp_path)
     assert result.returncode == 0, result.last_line
@@ -386,3 +388,30 @@ def test_a_passing_404_when_a_list_is_read_back_forgets_nothing(
     (after,) = emulator.customer_lists()
     assert after.id == before.id
     assert held(emulator) == {"vip (EMAIL)": frozenset({sha(names[3])})}
+
+
+def test_an_ad_account_the_token_does_not_reach_stops_before_any_input(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    target_config["ad_account_id"] = "123456789"
+    result = run_target(target_config, "this line is not JSON\n", tmp_path)  # never read
+    assert result.returncode == 2
+    assert result.last_line == (
+        "target-pinterest-audiences: error: Invalid settings: the token does not reach ad_account_id 123456789"
+        " (Pinterest: HTTP 404: AdAccount not found.); it reaches 549755885175 (Emulated ad account 549755885175)."
+        " Set ad_account_id to one of those, or authorise a user who can reach the account."
+    )
+    assert [(r.method, r.path) for r in emulator.requests] == [
+        ("GET", "/ad_accounts/123456789"),
+        ("GET", "/ad_accounts"),
+    ]
+
+
+def test_a_run_checks_its_ad_account_with_one_request_first(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    result = run_target(target_config, STREAM, tmp_path)
+    assert result.returncode == 0, result.stderr
+    paths = [(r.method, r.path) for r in emulator.requests]
+    assert paths[0] == ("GET", f"/ad_accounts/{target_config['ad_account_id']}")
+    assert paths.count(paths[0]) == 1
