@@ -158,11 +158,57 @@ class LoginResult:
 
 @dataclass
 class _Redirect:
-    """What the one redirect carried (set by the callback handler)."""
+    """What the one redirect carried (set by the callback handler, or from a pasted address)."""
 
     code: str | None = None
     error: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, query: Mapping[str, list[str]], expected_state: str | None) -> tuple[str, str] | None:
+        """Keep the redirect's code or error, once; the page's title and text, or None when already done.
+
+        ``expected_state`` None: a bare code was pasted, with no state to check.
+        """
+
+        def one(name: str) -> str | None:
+            values = query.get(name)
+            return values[-1] if values else None
+
+        with self.lock:
+            if self.done.is_set():
+                return None
+            error = one("error")
+            if error is not None:
+                description = one("error_description")
+                detail = _clean(error) + (f" ({_clean(description)})" if description else "")
+                self.error = f"Pinterest did not authorise the app: {detail}; run login again and choose Allow"
+                page = "Authorisation failed", f"Pinterest answered: {detail}. Return to the terminal."
+            elif expected_state is not None and not secrets.compare_digest(
+                (one("state") or "").encode(), expected_state.encode()
+            ):
+                self.error = (
+                    "the redirect's state does not match this login (a stale or forged redirect); run login again"
+                )
+                page = "Authorisation failed", "The redirect does not belong to this login. Return to the terminal."
+            elif not one("code"):
+                self.error = "Pinterest's redirect carries no authorisation code; run login again"
+                page = "Authorisation failed", "The redirect carries no code. Return to the terminal."
+            else:
+                self.code = one("code")
+                page = "Pinterest is connected", "You can close this window: the terminal shows the settings to use."
+            self.done.set()
+            return page
+
+    def take_pasted(self, line: str, expected_state: str) -> None:
+        """A pasted line: the address the browser was sent to (state checked), or the bare code."""
+        text = line.strip()
+        if not text:
+            return
+        if "?" in text or "://" in text:
+            self.take(parse_qs(urlsplit(text).query, keep_blank_values=True), expected_state)
+        else:
+            self.take({"code": [text]}, None)
 
 
 class _CallbackServer(HTTPServer):
@@ -197,35 +243,11 @@ class _CallbackHandler(BaseHTTPRequestHandler):
             self._answer(404, "Not found", "This address only receives Pinterest's redirect at /callback.")
             return
         redirect = self.server.redirect
-        if redirect.done.is_set():
+        page = redirect.take(parse_qs(parts.query, keep_blank_values=True), self.server.expected_state)
+        if page is None:
             self._answer(200, "Already done", "This login has already finished. You can close this window.")
             return
-        query = parse_qs(parts.query, keep_blank_values=True)
-
-        def one(name: str) -> str | None:
-            values = query.get(name)
-            return values[-1] if values else None
-
-        state = one("state") or ""
-        error = one("error")
-        if error is not None:
-            description = one("error_description")
-            detail = _clean(error) + (f" ({_clean(description)})" if description else "")
-            redirect.error = f"Pinterest did not authorise the app: {detail}; run login again and choose Allow"
-            title, text = "Authorisation failed", f"Pinterest answered: {detail}. Return to the terminal."
-        elif not secrets.compare_digest(state.encode(), self.server.expected_state.encode()):
-            redirect.error = (
-                "the redirect's state does not match this login (a stale or forged redirect); run login again"
-            )
-            title, text = "Authorisation failed", "The redirect does not belong to this login. Return to the terminal."
-        elif not one("code"):
-            redirect.error = "Pinterest's redirect carries no authorisation code; run login again"
-            title, text = "Authorisation failed", "The redirect carries no code. Return to the terminal."
-        else:
-            redirect.code = one("code")
-            title, text = "Pinterest is connected", "You can close this window: the terminal shows the settings to use."
-        self._answer(200 if redirect.error is None else 400, title, text)
-        redirect.done.set()
+        self._answer(200 if redirect.error is None else 400, *page)
 
     def _answer(self, status: int, title: str, text: str) -> None:
         body = _PAGE.format(title=html.escape(title), text=html.escape(text)).encode()
@@ -273,13 +295,31 @@ def _account_row(item: Mapping[str, Any]) -> dict[str, str]:
     return {name: str(item.get(name) or "") for name in ("id", "name", "currency", "country")}
 
 
+def _read_pasted(redirect: _Redirect, state: str, read_line: Callable[[], str]) -> None:
+    """Take pasted lines until one settles the login or the input ends (then the callback may still come)."""
+    while not redirect.done.is_set():
+        try:
+            line = read_line()
+        except (OSError, ValueError):
+            return
+        if not line:
+            return
+        redirect.take_pasted(line, state)
+
+
 def run_login(
     options: LoginOptions,
     *,
     open_url: Callable[[str], object] = webbrowser.open,
     notify: Callable[[str], None] = _stderr,
+    read_line: Callable[[], str] | None = None,
 ) -> LoginResult:
-    """Run the whole flow; ``open_url`` gets the authorisation URL (tests fetch it themselves)."""
+    """Run the whole flow; ``open_url`` gets the authorisation URL (tests fetch it themselves).
+
+    Without a browser (``open_browser`` false) the redirect may also be pasted: ``read_line``
+    (stdin by default) gives the address the browser was sent to, or the code alone, while the
+    local callback keeps listening for a browser that reaches it through an SSH tunnel.
+    """
     state = secrets.token_urlsafe(24)
     try:
         server = _CallbackServer(options.redirect_port, state)
@@ -302,6 +342,18 @@ def run_login(
         notify(url)
         if options.open_browser:
             open_url(url)
+        else:
+            notify(
+                "No browser here? Open the URL on any machine, allow access, then paste here the address the "
+                "browser was sent to (it may show an error page), or its code, and press Enter."
+            )
+            reader = threading.Thread(
+                target=_read_pasted,
+                args=(server.redirect, state, read_line or sys.stdin.readline),
+                name="paste",
+                daemon=True,
+            )
+            reader.start()
         notify(f"Waiting up to {options.timeout:g} s for Pinterest to redirect to {redirect_uri} ...")
         if not server.redirect.done.wait(options.timeout):
             raise AuthError(
@@ -458,7 +510,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     login.add_argument("--authorize-url", default=DEFAULT_AUTHORIZE_URL, help="Pinterest's consent page")
     login.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS, help="seconds to wait (300)")
-    login.add_argument("--no-browser", action="store_true", help="only print the URL; open it yourself")
+    login.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="do not open a browser: print the URL, then paste the address Pinterest redirected to (or its code) "
+        "on stdin; the local callback keeps listening too (an SSH tunnel: ssh -L PORT:localhost:PORT server)",
+    )
 
     accounts = commands.add_parser(
         "ad-accounts",

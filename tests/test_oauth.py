@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import queue
 import shlex
 import subprocess
 import sys
@@ -561,3 +562,78 @@ def test_a_config_file_that_is_not_json_is_named_as_the_target_names_it(
         "target-pinterest-audiences-auth: error: config file config.json is not valid JSON "
         "(Expecting value at line 1 column 1); fix the file"
     )
+
+
+# -- login --no-browser: the redirect pasted ------------------------------------------------------
+
+
+def redirect_of(url: str) -> str:
+    """Where Pinterest (the emulator) sends the browser after consent, without going there."""
+    reply = requests.get(url, timeout=10, allow_redirects=False)
+    assert reply.status_code in (302, 303), reply.status_code
+    return reply.headers["Location"]
+
+
+def login_pasting(emulator: PinterestEmulator, store_url: str, paste: Any) -> auth_cli.LoginResult:  # noqa: ANN401
+    """run_login without a browser: ``paste`` turns the consent URL into the line the user pastes."""
+    options = auth_cli.LoginOptions(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        api_url=emulator.url,
+        authorize_url=emulator.root_url + "/oauth/",
+        store_url=store_url,
+        redirect_port=0,
+        timeout=30,
+        open_browser=False,
+    )
+    pasted: queue.Queue[str] = queue.Queue()
+
+    def notify(line: str) -> None:
+        if line.startswith("http"):
+            pasted.put(paste(line) + "\n")
+
+    def never(url: str) -> None:
+        pytest.fail(f"a browser was opened: {url}")
+
+    return auth_cli.run_login(options, open_url=never, notify=notify, read_line=lambda: pasted.get(timeout=30))
+
+
+@pytest.mark.parametrize("what", ["the address", "the code"])
+def test_login_without_a_browser_takes_the_pasted_redirect(
+    emulator: PinterestEmulator, store_url: str, what: str
+) -> None:
+    def paste(url: str) -> str:
+        location = redirect_of(url)
+        return location if what == "the address" else parse_qs(urlsplit(location).query)["code"][0]
+
+    result = login_pasting(emulator, store_url, paste)
+    assert result.refresh_token
+    assert result.ad_account_id == "549755885175"
+    assert_kept_encrypted(store_url, result.refresh_token)
+
+
+def test_a_pasted_redirect_of_another_login_is_refused(emulator: PinterestEmulator, store_url: str) -> None:
+    with pytest.raises(auth_cli.AuthError, match="state does not match"):
+        login_pasting(emulator, store_url, lambda url: with_query(redirect_of(url), state="forged-state"))
+
+
+def test_executable_login_no_browser_reads_the_pasted_address(
+    emulator: PinterestEmulator, store_url: str, tmp_path: Path
+) -> None:
+    process = subprocess.Popen(
+        [str(EXECUTABLE), *login_args(emulator, store_url, "--no-browser", "--timeout", "30")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=clean_env(),
+    )
+    assert process.stderr is not None
+    assert process.stdin is not None
+    url = next(line.strip() for line in process.stderr if line.startswith("http"))
+    process.stdin.write(redirect_of(url) + "\n")
+    process.stdin.flush()
+    stdout, rest = process.communicate(timeout=60)
+    assert process.returncode == 0, rest
+    assert "Connected." in stdout
