@@ -376,7 +376,8 @@ def run_login(
     store_url = options.store_url or default_store_url()
     store = Store.open(store_url)
     try:
-        save_refresh_token(store, token_key(options.client_id, refresh_token), refresh_token, options.client_secret)
+        key = token_key(options.client_id, refresh_token)
+        save_refresh_token(store, key, refresh_token, options.client_secret, tokens.refresh_token_expires_at)
     finally:
         store.close()
     where = "" if options.store_url else " (relative to this directory: run login where the target runs)"

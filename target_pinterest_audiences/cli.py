@@ -30,6 +30,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, _stop_at_once)
     signal.signal(signal.SIGTERM, _stop_at_once)
     from target_pinterest_audiences.pinterest.client import PinterestError  # noqa: PLC0415 - see above
+    from target_pinterest_audiences.pinterest.tokens import RefreshTokenEndedError  # noqa: PLC0415
     from target_pinterest_audiences.reader import INPUT_ERRORS  # noqa: PLC0415
     from target_pinterest_audiences.settings import ConfigFileError, SettingsError  # noqa: PLC0415
     from target_pinterest_audiences.store import StoreError  # noqa: PLC0415
@@ -40,7 +41,7 @@ def main() -> None:
         TargetPinterestAudiences.cli()
     except (ConfigFileError, SettingsError) as exc:
         fail(str(exc), code=USAGE_ERROR)
-    except (PinterestError, StoreError, WriteError, *INPUT_ERRORS) as exc:
+    except (PinterestError, RefreshTokenEndedError, StoreError, WriteError, *INPUT_ERRORS) as exc:
         fail(str(exc))
     except Exception as exc:
         if logging.getLogger().isEnabledFor(logging.DEBUG):

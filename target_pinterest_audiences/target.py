@@ -22,7 +22,12 @@ from target_pinterest_audiences.pinterest.client import (
     PinterestClient,
     PinterestError,
 )
-from target_pinterest_audiences.pinterest.tokens import follow_rotations
+from target_pinterest_audiences.pinterest.tokens import (
+    RefreshTokenEndedError,
+    check_not_ended,
+    ending_soon,
+    follow_rotations,
+)
 from target_pinterest_audiences.reader import INPUT_ERRORS, LineReader
 from target_pinterest_audiences.report import Progress, RunReport
 from target_pinterest_audiences.sinks import AudienceSink, RecordSchemaError
@@ -213,7 +218,11 @@ class TargetPinterestAudiences(Target):
         try:
             client = self.run.writer.client
             if client is not None:
+                self._check_refresh_token(client)
                 check_ad_account(client, self.run.options.ad_account_id)
+                warning = ending_soon(client.credentials)  # after the check's renewal, if any
+                if warning:
+                    self.logger.warning("%s", warning)
             self.run.writer.settle()
         except RunInterruptedError as exc:
             self.stop(exc.signum)  # reported as interrupted, as later in the run
@@ -222,6 +231,14 @@ class TargetPinterestAudiences(Target):
         self._counted: dict[str, int] = {}
         config = self.config
         self._fast_records = not config.get("stream_maps")  # flattening and metadata are not offered
+
+    def _check_refresh_token(self, client: PinterestClient) -> None:
+        """A refresh token the store knows has ended: the ERROR line says what to do; nothing is sent."""
+        try:
+            check_not_ended(client.credentials)
+        except RefreshTokenEndedError as exc:
+            self.logger.error("%s", exc)  # noqa: TRY400 - the reason is the message, no traceback needed
+            raise
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Check settings with one line that names each wrong one (never a secret's value)."""

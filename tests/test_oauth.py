@@ -9,6 +9,7 @@ import queue
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -18,16 +19,18 @@ import requests
 
 from conftest import singer_lines
 from pinterest_emulator import PinterestEmulator
+from pinterest_emulator import oauth as emulator_oauth
 from target_pinterest_audiences import auth_cli
 from target_pinterest_audiences.pinterest import oauth
 from target_pinterest_audiences.pinterest.client import Credentials, PinterestClient
-from target_pinterest_audiences.pinterest.tokens import load_refresh_token, token_key
+from target_pinterest_audiences.pinterest.tokens import load_refresh, load_refresh_token, save_refresh_token, token_key
 from target_pinterest_audiences.store import Store
 
 CLIENT_ID = "emulator-client-id"
 CLIENT_SECRET = "emulator-client-secret"
 AD_ACCOUNT = "549755885175"
 EXECUTABLE = Path(sys.executable).with_name("target-pinterest-audiences-auth")
+TARGET = Path(sys.executable).with_name("target-pinterest-audiences")
 
 
 def follow(url: str) -> None:
@@ -574,7 +577,7 @@ def redirect_of(url: str) -> str:
     return reply.headers["Location"]
 
 
-def login_pasting(emulator: PinterestEmulator, store_url: str, paste: Any) -> auth_cli.LoginResult:  # noqa: ANN401
+def login_pasting(emulator: PinterestEmulator, store_url: str, paste: Any) -> auth_cli.LoginResult:
     """run_login without a browser: ``paste`` turns the consent URL into the line the user pastes."""
     options = auth_cli.LoginOptions(
         client_id=CLIENT_ID,
@@ -637,3 +640,82 @@ def test_executable_login_no_browser_reads_the_pasted_address(
     stdout, rest = process.communicate(timeout=60)
     assert process.returncode == 0, rest
     assert "Connected." in stdout
+
+
+# -- the refresh token's end ------------------------------------------------------------------------
+
+DAY = 86_400
+
+
+def run_with_refresh(emulator: PinterestEmulator, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """The target on one record, with the refresh flow and its store in ``tmp_path``."""
+    config = {
+        "ad_account_id": "549755885175",
+        "refresh_token": "emulator-refresh-token",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "api_url": emulator.url,
+        "store_url": f"sqlite:///{tmp_path / 'store.db'}",
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    return run_for_jane([str(TARGET), "--config", str(tmp_path / "config.json")], tmp_path, {})
+
+
+@pytest.mark.parametrize(("lifetime_days", "warned"), [(10, True), (60, False)])
+def test_a_refresh_token_ending_within_14_days_is_warned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lifetime_days: int, *, warned: bool
+) -> None:
+    """Pinterest's rotated token says when it ends; the store keeps it, so every run warns in time."""
+    monkeypatch.setattr(emulator_oauth, "REFRESH_TOKEN_TTL", lifetime_days * DAY)
+    with PinterestEmulator(ad_account_ids=("549755885175",), rotate_refresh_tokens=True) as emulator:
+        for _ in range(2):
+            done = run_with_refresh(emulator, tmp_path)
+            assert done.returncode == 0, done.stderr[-2000:]
+            lines = [line for line in done.stderr.splitlines() if "refresh token ends on" in line]
+            assert len(lines) == int(warned)
+            if warned:
+                assert "WARNING" in lines[0]
+                assert f"(in {lifetime_days} days)" in lines[0]
+                assert "run target-pinterest-audiences-auth login again" in lines[0]
+
+
+def test_an_ended_refresh_token_stops_the_run_before_any_request(emulator: PinterestEmulator, tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        key = token_key(CLIENT_ID, "emulator-refresh-token")
+        save_refresh_token(store, key, "emulator-refresh-token", CLIENT_SECRET, int(time.time()) - DAY)
+    finally:
+        store.close()
+    done = run_with_refresh(emulator, tmp_path)
+    assert done.returncode == 1
+    ended = [line for line in done.stderr.splitlines() if "refresh token ended on" in line]
+    assert "| ERROR" in ended[0]
+    assert done.stderr.splitlines()[-1].startswith(
+        "target-pinterest-audiences: error: the Pinterest refresh token ended on "
+    )
+    assert done.stderr.splitlines()[-1].endswith(
+        "; run target-pinterest-audiences-auth login again and update refresh_token"
+    )
+    assert emulator.requests == []
+
+
+def test_login_keeps_when_the_refresh_token_ends(emulator: PinterestEmulator, store_url: str) -> None:
+    options = auth_cli.LoginOptions(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        api_url=emulator.url,
+        authorize_url=emulator.root_url + "/oauth/",
+        store_url=store_url,
+        redirect_port=0,
+        timeout=30,
+    )
+    result = auth_cli.run_login(options, open_url=follow, notify=lambda _line: None)
+    store = Store.open(store_url)
+    try:
+        found = load_refresh(store, token_key(CLIENT_ID, result.refresh_token), CLIENT_SECRET)
+    finally:
+        store.close()
+    assert found is not None
+    assert found[0] == result.refresh_token
+    assert found[1] is not None
+    assert abs(found[1] - (time.time() + 60 * DAY)) < 60
