@@ -486,7 +486,12 @@ def login_json(result: LoginResult) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Connect target-pinterest-audiences to a Pinterest account (OAuth), and list ad accounts.",
+        description="Connect target-pinterest-audiences to a Pinterest account (OAuth), and list ad accounts. "
+        "login authorises your Pinterest app once, keeps the refresh token in the target's store and prints "
+        "the settings to use; ad-accounts lists the ad accounts a token reaches, to choose ad_account_id.",
+        epilog=f"Each command's own --help lists its options. Credentials also come from {ENV_PREFIX}<NAME> "
+        "variables or a --config file, as the target reads them. Exit status: 0 done; 2 wrong flags or "
+        f"settings; 1 failed. More: {target_settings.README}.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="{login,ad-accounts}")
     env_note = f"Each credential also comes from {ENV_PREFIX}<NAME> or the --config file."

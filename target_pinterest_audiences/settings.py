@@ -462,3 +462,39 @@ def resolve(
             ", ".join(ENV_PREFIX + name.upper() for name in environment),
         )
     return config | environment
+
+
+#: Where --help of every command sends a reader for the whole story: the README, which is the
+#: package's page on PyPI (pyproject.toml's readme) and the repository's front page.
+README = "the README: https://pypi.org/project/target-pinterest-audiences/"
+
+
+def help_text(schema: Mapping[str, Any] = CONFIG_SCHEMA) -> str:
+    """The target's --help: what it does, where settings come from, each setting in a line, exit codes."""
+    rows = []
+    for name, spec in schema.get("properties", {}).items():
+        marks = [
+            word
+            for word, flag in (("required", name in schema.get("required", [])), ("secret", spec.get("secret")))
+            if flag
+        ]
+        first = str(spec.get("description", "")).split(". ")[0].rstrip(".")
+        rows.append(f"  {name}{' (' + ', '.join(marks) + ')' if marks else ''}: {first}.")
+    what = (
+        "Keep Pinterest Ads customer lists in step with audience membership: read Singer messages (stdin, or"
+        " --input) from any tap, and add or remove each audience's members through Pinterest's API v5"
+        " (identifiers only as SHA-256 hashes). A run first checks that the token reaches ad_account_id."
+    )
+    where = (
+        "Settings come from --config FILE (JSON), with TARGET_PINTEREST_AUDIENCES_<NAME> variables on top"
+        " (--about lists them with their defaults):"
+    )
+    status = (
+        "Exit status: 0 succeeded; 2 wrong settings or command line (nothing read or sent); 1 the run failed;"
+        " 130/143 interrupted."
+    )
+    more = (
+        "Connect a Pinterest account: target-pinterest-audiences-auth login. Try it without one:"
+        f" target-pinterest-audiences-emulator. More: {README}."
+    )
+    return "\n\n".join([what, where, "\b\n" + "\n".join(rows), status, more])

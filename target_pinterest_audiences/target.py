@@ -184,6 +184,13 @@ class TargetPinterestAudiences(Target):
     ]
 
     @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, with a --help that says what this target does and how to set it up."""
+        command = super().get_singer_command()
+        command.help = settings.help_text()
+        return command
+
+    @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
         """The SDK's built-in settings that act here, not the ones that would do nothing (settings.SDK_SETTINGS)."""
         super().append_builtin_config(config_jsonschema)

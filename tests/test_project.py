@@ -204,3 +204,35 @@ def test_a_plain_postgresql_url_means_the_driver_the_docs_name(tmp_path: Path) -
     done = run_executable("--config", "config.json", cwd=tmp_path)
     assert done.returncode == 1
     assert "postgresql:// URL uses psycopg2: pip install psycopg2-binary" in done.stderr.splitlines()[-1]
+
+
+COMMANDS = {
+    "target-pinterest-audiences": ("customer lists", "ad_account_id (required)", "dry_run:", "Exit status: 0"),
+    "target-pinterest-audiences-auth": ("login authorises your Pinterest app", "ad-accounts lists", "Exit status"),
+    "target-pinterest-audiences-emulator": ("an ad account it holds", "--rotate-refresh-tokens", "Exit status"),
+}
+
+
+def test_every_command_says_what_it_does_its_options_and_where_the_readme_is(tmp_path: Path) -> None:
+    for name, phrases in COMMANDS.items():
+        done = subprocess.run(
+            [str(EXECUTABLE.with_name(name)), "--help"], capture_output=True, text=True, check=False, cwd=tmp_path
+        )
+        assert done.returncode == 0, name
+        text = " ".join(done.stdout.split())
+        for phrase in (*phrases, "https://pypi.org/project/target-pinterest-audiences/"):
+            assert phrase in text, (name, phrase)
+        assert "Execute the Singer target" not in text
+
+
+def test_a_wrong_command_line_exits_2_everywhere(tmp_path: Path) -> None:
+    for name in COMMANDS:
+        done = subprocess.run(
+            [str(EXECUTABLE.with_name(name)), "--no-such-option"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+        )
+        assert done.returncode == 2, (name, done.stderr[-500:])
