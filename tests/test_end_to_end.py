@@ -260,7 +260,7 @@ def test_settings_errors_stop_before_input_with_one_line(
 def test_dry_run_sends_nothing_and_reports_what_it_would_do(
     emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    target_config["dry_run"] = True
+    target_config |= {"dry_run": True, "records_per_request": 2}  # lists of 3 take two writes
     result = run_target(target_config, SEGMENT, tmp_path)
     assert result.returncode == 0, result.stderr
     assert emulator.requests == []
@@ -271,6 +271,33 @@ def test_dry_run_sends_nothing_and_reports_what_it_would_do(
     # The input carries a STATE: a dry run must not move the tap's bookmark past it.
     assert "STATE" in SEGMENT.read_text()
     assert result.stdout == ""
+    # It says how many writes it would send: as many as the real run then sends.
+    would = result.report["totals"]["would_send"]
+    assert would > 0
+    assert "DRY RUN, nothing sent. Run succeeded in" in result.stderr
+    assert f"would send {would} write requests" in result.stderr
+    target_config["dry_run"] = False
+    real = run_target(target_config, SEGMENT, tmp_path)
+    assert real.returncode == 0, real.stderr
+    writes = [r for r in emulator.requests if r.method in ("POST", "PATCH") and r.path != "/oauth/token"]
+    assert len(writes) == would
+
+
+def test_a_leave_for_a_list_not_made_yet_is_counted(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    rows = [
+        {"audience": "vip", "email": "a@example.com", "in_audience": False},
+        {"audience": "vip", "email": "b@example.com", "in_audience": False},
+    ]
+    result = run_target(target_config, singer_lines("rows", rows), tmp_path)
+    assert result.returncode == 0, result.last_line
+    assert result.report is not None
+    (row,) = result.report["lists"]
+    assert (row["name"], row["removals_no_list"], row["removed"], row["unchanged"]) == ("vip (EMAIL)", 2, 0, 0)
+    assert result.report["totals"]["removals_no_list"] == 2
+    assert "(+2 for no list yet)" in result.stderr
+    assert held(emulator) == {}
 
 
 def test_a_free_form_schema_is_taken(
