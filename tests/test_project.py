@@ -242,7 +242,34 @@ def test_a_wrong_command_line_exits_2_everywhere(tmp_path: Path) -> None:
 #: loaders.schema.json with common/common.schema.json and hub_metadata.schema.json): the keys it
 #: allows, those it requires, and the maintenance statuses it knows.
 HUB_LOADER_KEYS = frozenset(
-    ["capabilities", "name", "pip_url", "variant", "description", "executable", "repo", "namespace", "logo_url", "label", "settings", "docs", "settings_group_validation", "commands", "dialect", "target_schema", "hidden", "requires", "maintenance_status", "domain_url", "keywords", "definition", "next_steps", "settings_preamble", "usage", "prereq"]
+    {
+        "capabilities",
+        "name",
+        "pip_url",
+        "variant",
+        "description",
+        "executable",
+        "repo",
+        "namespace",
+        "logo_url",
+        "label",
+        "settings",
+        "docs",
+        "settings_group_validation",
+        "commands",
+        "dialect",
+        "target_schema",
+        "hidden",
+        "requires",
+        "maintenance_status",
+        "domain_url",
+        "keywords",
+        "definition",
+        "next_steps",
+        "settings_preamble",
+        "usage",
+        "prereq",
+    }
 )
 HUB_REQUIRED = ("name", "namespace", "variant", "label")
 HUB_MAINTENANCE_STATUSES = ("active", "beta", "development", "inactive", "unknown")
@@ -256,7 +283,8 @@ def test_the_hub_definition_has_repo_docs_and_maintenance_status_as_the_hub_sche
     assert definition["maintenance_status"] in HUB_MAINTENANCE_STATUSES
     assert definition["pip_url"] == "target-pinterest-audiences"  # the PyPI name; users override it locally
     # pyproject.toml's [project.urls] (read without tomllib, which Python 3.10 lacks)
-    urls = dict(re.findall(r'^(Repository|Documentation) = "([^"]+)"$', (ROOT / "pyproject.toml").read_text(), re.MULTILINE))
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    urls = dict(re.findall(r'^(Repository|Documentation) = "([^"]+)"$', pyproject, re.MULTILINE))
     assert definition["repo"] == urls["Repository"]
     assert definition["docs"] == urls["Documentation"]
     for key in ("repo", "docs", "domain_url"):
