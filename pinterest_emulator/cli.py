@@ -19,9 +19,7 @@ from pinterest_emulator.population import Population
 
 
 def _add_matching_arguments(parser: argparse.ArgumentParser) -> None:
-    """--openapi, --log-level, and --population and --size-lag-seconds (matching, modelled: population.py)."""
-    parser.add_argument("--openapi", type=Path, help="validate bodies against this file")
-    parser.add_argument("--log-level", default="WARNING")
+    """--population and --size-lag-seconds (matching, modelled: population.py)."""
     parser.add_argument(
         "--population",
         type=Path,
@@ -48,21 +46,62 @@ def _population(parser: argparse.ArgumentParser, path: Path | None) -> Populatio
         parser.error(f"--population {path}: {error}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the emulator until SIGINT or SIGTERM (``target-pinterest-audiences-emulator``)."""
+def _parser() -> argparse.ArgumentParser:
+    """The options, each described (--help is the manual of a CI job's Pinterest)."""
     parser = argparse.ArgumentParser(
         prog="target-pinterest-audiences-emulator",
-        description="Serve a local emulator of Pinterest's API v5 customer lists.",
-        epilog="Faults and a CI example: python -m pydoc pinterest_emulator (section Faults).",
+        description="Serve a local stand-in for the part of Pinterest's API v5 that target-pinterest-audiences "
+        "uses (ad accounts, customer lists, audiences, OAuth), in memory, until Ctrl-C. Point the target's "
+        "api_url at http://HOST:PORT/v5 with access_token emulator-access-token; GET /_emulator/state shows "
+        "what it holds.",
+        epilog="Faults and a CI example: python -m pydoc pinterest_emulator (section Faults). More: the README "
+        "(https://pypi.org/project/target-pinterest-audiences/) and its docs/emulator.md. Exit status: 0 "
+        "stopped; 2 wrong options; 1 could not listen.",
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    parser.add_argument("--ad-account-id", action="append", dest="ad_account_ids")
-    parser.add_argument("--access-token", action="append", dest="access_tokens")
-    parser.add_argument("--client-id", default="emulator-client-id")
-    parser.add_argument("--client-secret", default="emulator-client-secret")
-    parser.add_argument("--refresh-token", action="append", dest="refresh_tokens")
-    parser.add_argument("--rotate-refresh-tokens", action="store_true")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (8080; 0 picks a free port)")
+    parser.add_argument(
+        "--ad-account-id",
+        action="append",
+        dest="ad_account_ids",
+        metavar="ID",
+        help="an ad account it holds, digits; repeat for several (default 549755885175)",
+    )
+    parser.add_argument(
+        "--access-token",
+        action="append",
+        dest="access_tokens",
+        metavar="TOKEN",
+        help="an access token it accepts; repeat for several (default emulator-access-token)",
+    )
+    parser.add_argument(
+        "--client-id", default="emulator-client-id", help="the app id of its OAuth (emulator-client-id)"
+    )
+    parser.add_argument(
+        "--client-secret", default="emulator-client-secret", help="the app secret of its OAuth (emulator-client-secret)"
+    )
+    parser.add_argument(
+        "--refresh-token",
+        action="append",
+        dest="refresh_tokens",
+        metavar="TOKEN",
+        help="a refresh token it accepts; repeat for several (default emulator-refresh-token)",
+    )
+    parser.add_argument(
+        "--rotate-refresh-tokens",
+        action="store_true",
+        help="answer each refresh with a new refresh token and retire the old one (continuous refresh)",
+    )
+    parser.add_argument(
+        "--openapi", type=Path, metavar="FILE", help="also validate request bodies against Pinterest's OpenAPI file"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="how much it logs to stderr (WARNING)",
+    )
     _add_matching_arguments(parser)
     group = parser.add_argument_group(
         "faults",
@@ -105,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help='every customer-list page says bookmark "string", as Stoplight Prism serving the spec does',
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the emulator until SIGINT or SIGTERM (``target-pinterest-audiences-emulator``)."""
+    parser = _parser()
     args = parser.parse_args(argv)
     try:
         faults = Faults(
@@ -127,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     population = _population(parser, args.population)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr)
     emulator = PinterestEmulator(
         host=args.host,
         port=args.port,
@@ -149,7 +194,14 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    emulator.start()
+    try:
+        emulator.start()
+    except OSError as error:
+        sys.stderr.write(
+            f"target-pinterest-audiences-emulator: error: cannot listen on {args.host}:{args.port}"
+            f" ({error.strerror or type(error).__name__}); choose another --port\n"
+        )
+        return 1
     sys.stderr.write(f"Pinterest v5 emulator listening on {emulator.url}\n")
     sys.stderr.flush()
     try:

@@ -1,4 +1,4 @@
-"""Write the settings `--about` offers into meltano.yml, the Meltano Hub definition and the README.
+"""Write the settings `--about` offers into meltano.yml, the Meltano Hub definition and docs/settings.md.
 
 The settings live in one place, `settings.CONFIG_SCHEMA` plus the SDK's built-in settings that
 act here (`settings.SDK_SETTINGS`), as `target-pinterest-audiences --about` shows them;
@@ -70,11 +70,11 @@ def write_hub_definition(settings: list[dict[str, object]]) -> None:
 
 
 def write_readme_table() -> None:
-    """Replace the README's settings table with the one of --about --format=markdown."""
+    """Replace the settings table of docs/settings.md with the one of --about --format=markdown."""
     command = [str(EXECUTABLE), "--about", "--format=markdown"]
     about = subprocess.run(command, capture_output=True, text=True, check=True)
     table = [line for line in about.stdout[about.stdout.index("## Settings") :].splitlines() if line.startswith("|")]
-    path = ROOT / "README.md"
+    path = ROOT / "docs" / "settings.md"
     lines = path.read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| Setting |"))
     end = start

@@ -65,7 +65,7 @@ CHOOSE_PLACEHOLDER = "<one of the ad account ids listed above>"
 #: How long one call to Pinterest may keep being retried here: a person is waiting.
 MAX_RETRY_SECONDS = 20.0
 MAX_LINE = 500
-#: A --config file that cannot be used, as the target says it (cli.USAGE_ERROR).
+#: Wrong settings, flags or --config file, as the target says it (cli.USAGE_ERROR).
 USAGE_ERROR = 2
 #: Settings that may come from flags, ``TARGET_PINTEREST_AUDIENCES_<NAME>`` or ``--config``.
 CREDENTIAL_SETTINGS = ("client_id", "client_secret", "access_token", "refresh_token", "api_url", "store_url")
@@ -75,6 +75,10 @@ logger = logging.getLogger(__name__)
 
 class AuthError(Exception):
     """A failure a user can act on; ``str()`` is one line without tokens or secrets."""
+
+
+class UsageError(AuthError):
+    """A flag or setting is missing or wrong: nothing was sent (exit 2, as the target's)."""
 
 
 # -- settings from flags, environment and a config file --------------------------------------
@@ -154,11 +158,57 @@ class LoginResult:
 
 @dataclass
 class _Redirect:
-    """What the one redirect carried (set by the callback handler)."""
+    """What the one redirect carried (set by the callback handler, or from a pasted address)."""
 
     code: str | None = None
     error: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, query: Mapping[str, list[str]], expected_state: str | None) -> tuple[str, str] | None:
+        """Keep the redirect's code or error, once; the page's title and text, or None when already done.
+
+        ``expected_state`` None: a bare code was pasted, with no state to check.
+        """
+
+        def one(name: str) -> str | None:
+            values = query.get(name)
+            return values[-1] if values else None
+
+        with self.lock:
+            if self.done.is_set():
+                return None
+            error = one("error")
+            if error is not None:
+                description = one("error_description")
+                detail = _clean(error) + (f" ({_clean(description)})" if description else "")
+                self.error = f"Pinterest did not authorise the app: {detail}; run login again and choose Allow"
+                page = "Authorisation failed", f"Pinterest answered: {detail}. Return to the terminal."
+            elif expected_state is not None and not secrets.compare_digest(
+                (one("state") or "").encode(), expected_state.encode()
+            ):
+                self.error = (
+                    "the redirect's state does not match this login (a stale or forged redirect); run login again"
+                )
+                page = "Authorisation failed", "The redirect does not belong to this login. Return to the terminal."
+            elif not one("code"):
+                self.error = "Pinterest's redirect carries no authorisation code; run login again"
+                page = "Authorisation failed", "The redirect carries no code. Return to the terminal."
+            else:
+                self.code = one("code")
+                page = "Pinterest is connected", "You can close this window: the terminal shows the settings to use."
+            self.done.set()
+            return page
+
+    def take_pasted(self, line: str, expected_state: str) -> None:
+        """A pasted line: the address the browser was sent to (state checked), or the bare code."""
+        text = line.strip()
+        if not text:
+            return
+        if "?" in text or "://" in text:
+            self.take(parse_qs(urlsplit(text).query, keep_blank_values=True), expected_state)
+        else:
+            self.take({"code": [text]}, None)
 
 
 class _CallbackServer(HTTPServer):
@@ -193,35 +243,11 @@ class _CallbackHandler(BaseHTTPRequestHandler):
             self._answer(404, "Not found", "This address only receives Pinterest's redirect at /callback.")
             return
         redirect = self.server.redirect
-        if redirect.done.is_set():
+        page = redirect.take(parse_qs(parts.query, keep_blank_values=True), self.server.expected_state)
+        if page is None:
             self._answer(200, "Already done", "This login has already finished. You can close this window.")
             return
-        query = parse_qs(parts.query, keep_blank_values=True)
-
-        def one(name: str) -> str | None:
-            values = query.get(name)
-            return values[-1] if values else None
-
-        state = one("state") or ""
-        error = one("error")
-        if error is not None:
-            description = one("error_description")
-            detail = _clean(error) + (f" ({_clean(description)})" if description else "")
-            redirect.error = f"Pinterest did not authorise the app: {detail}; run login again and choose Allow"
-            title, text = "Authorisation failed", f"Pinterest answered: {detail}. Return to the terminal."
-        elif not secrets.compare_digest(state.encode(), self.server.expected_state.encode()):
-            redirect.error = (
-                "the redirect's state does not match this login (a stale or forged redirect); run login again"
-            )
-            title, text = "Authorisation failed", "The redirect does not belong to this login. Return to the terminal."
-        elif not one("code"):
-            redirect.error = "Pinterest's redirect carries no authorisation code; run login again"
-            title, text = "Authorisation failed", "The redirect carries no code. Return to the terminal."
-        else:
-            redirect.code = one("code")
-            title, text = "Pinterest is connected", "You can close this window: the terminal shows the settings to use."
-        self._answer(200 if redirect.error is None else 400, title, text)
-        redirect.done.set()
+        self._answer(200 if redirect.error is None else 400, *page)
 
     def _answer(self, status: int, title: str, text: str) -> None:
         body = _PAGE.format(title=html.escape(title), text=html.escape(text)).encode()
@@ -269,13 +295,31 @@ def _account_row(item: Mapping[str, Any]) -> dict[str, str]:
     return {name: str(item.get(name) or "") for name in ("id", "name", "currency", "country")}
 
 
+def _read_pasted(redirect: _Redirect, state: str, read_line: Callable[[], str]) -> None:
+    """Take pasted lines until one settles the login or the input ends (then the callback may still come)."""
+    while not redirect.done.is_set():
+        try:
+            line = read_line()
+        except (OSError, ValueError):
+            return
+        if not line:
+            return
+        redirect.take_pasted(line, state)
+
+
 def run_login(
     options: LoginOptions,
     *,
     open_url: Callable[[str], object] = webbrowser.open,
     notify: Callable[[str], None] = _stderr,
+    read_line: Callable[[], str] | None = None,
 ) -> LoginResult:
-    """Run the whole flow; ``open_url`` gets the authorisation URL (tests fetch it themselves)."""
+    """Run the whole flow; ``open_url`` gets the authorisation URL (tests fetch it themselves).
+
+    Without a browser (``open_browser`` false) the redirect may also be pasted: ``read_line``
+    (stdin by default) gives the address the browser was sent to, or the code alone, while the
+    local callback keeps listening for a browser that reaches it through an SSH tunnel.
+    """
     state = secrets.token_urlsafe(24)
     try:
         server = _CallbackServer(options.redirect_port, state)
@@ -298,6 +342,18 @@ def run_login(
         notify(url)
         if options.open_browser:
             open_url(url)
+        else:
+            notify(
+                "No browser here? Open the URL on any machine, allow access, then paste here the address the "
+                "browser was sent to (it may show an error page), or its code, and press Enter."
+            )
+            reader = threading.Thread(
+                target=_read_pasted,
+                args=(server.redirect, state, read_line or sys.stdin.readline),
+                name="paste",
+                daemon=True,
+            )
+            reader.start()
         notify(f"Waiting up to {options.timeout:g} s for Pinterest to redirect to {redirect_uri} ...")
         if not server.redirect.done.wait(options.timeout):
             raise AuthError(
@@ -320,7 +376,8 @@ def run_login(
     store_url = options.store_url or default_store_url()
     store = Store.open(store_url)
     try:
-        save_refresh_token(store, token_key(options.client_id, refresh_token), refresh_token, options.client_secret)
+        key = token_key(options.client_id, refresh_token)
+        save_refresh_token(store, key, refresh_token, options.client_secret, tokens.refresh_token_expires_at)
     finally:
         store.close()
     where = "" if options.store_url else " (relative to this directory: run login where the target runs)"
@@ -429,7 +486,12 @@ def login_json(result: LoginResult) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Connect target-pinterest-audiences to a Pinterest account (OAuth), and list ad accounts.",
+        description="Connect target-pinterest-audiences to a Pinterest account (OAuth), and list ad accounts. "
+        "login authorises your Pinterest app once, keeps the refresh token in the target's store and prints "
+        "the settings to use; ad-accounts lists the ad accounts a token reaches, to choose ad_account_id.",
+        epilog=f"Each command's own --help lists its options. Credentials also come from {ENV_PREFIX}<NAME> "
+        "variables or a --config file, as the target reads them. Exit status: 0 done; 2 wrong flags or "
+        f"settings; 1 failed. More: {target_settings.README}.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="{login,ad-accounts}")
     env_note = f"Each credential also comes from {ENV_PREFIX}<NAME> or the --config file."
@@ -454,7 +516,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     login.add_argument("--authorize-url", default=DEFAULT_AUTHORIZE_URL, help="Pinterest's consent page")
     login.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS, help="seconds to wait (300)")
-    login.add_argument("--no-browser", action="store_true", help="only print the URL; open it yourself")
+    login.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="do not open a browser: print the URL, then paste the address Pinterest redirected to (or its code) "
+        "on stdin; the local callback keeps listening too (an SSH tunnel: ssh -L PORT:localhost:PORT server)",
+    )
 
     accounts = commands.add_parser(
         "ad-accounts",
@@ -485,11 +552,11 @@ def _login(
     missing = [name for name in ("client_id", "client_secret") if not settings.get(name)]
     if missing:
         flags = " and ".join("--" + name.replace("_", "-") for name in missing)
-        raise AuthError(f"login needs {flags} (or {ENV_PREFIX}{missing[0].upper()}, or --config)")
+        raise UsageError(f"login needs {flags} (or {ENV_PREFIX}{missing[0].upper()}, or --config)")
     if not 0 <= args.redirect_port <= 65_535:  # noqa: PLR2004
-        raise AuthError("--redirect-port must be from 0 to 65535")
+        raise UsageError("--redirect-port must be from 0 to 65535")
     if args.timeout <= 0:
-        raise AuthError("--timeout must be a positive number of seconds")
+        raise UsageError("--timeout must be a positive number of seconds")
     options = LoginOptions(
         client_id=settings["client_id"],
         client_secret=settings["client_secret"],
@@ -517,7 +584,7 @@ def _ad_accounts(args: argparse.Namespace, settings: Mapping[str, str]) -> str:
     elif settings.get("refresh_token"):
         missing = [name for name in ("client_id", "client_secret") if not settings.get(name)]
         if missing:
-            raise AuthError("a refresh token needs " + " and ".join("--" + name.replace("_", "-") for name in missing))
+            raise UsageError("a refresh token needs " + " and ".join("--" + name.replace("_", "-") for name in missing))
         credentials = Credentials(
             refresh_token=settings["refresh_token"],
             client_id=settings["client_id"],
@@ -527,7 +594,7 @@ def _ad_accounts(args: argparse.Namespace, settings: Mapping[str, str]) -> str:
         store = Store.open(settings.get("store_url") or default_store_url())
         follow_rotations(credentials, store)
     else:
-        raise AuthError("ad-accounts needs --access-token, or --refresh-token with --client-id and --client-secret")
+        raise UsageError("ad-accounts needs --access-token, or --refresh-token with --client-id and --client-secret")
     try:
         accounts = [_account_row(item) for item in _client(api_url, credentials).ad_accounts()]
     finally:
@@ -555,7 +622,7 @@ def run(
         flags = {name: getattr(args, name, None) for name in CREDENTIAL_SETTINGS}
         settings = resolve_settings(flags, args.config, environ)
         text = _login(args, settings, environ, open_url) if args.command == "login" else _ad_accounts(args, settings)
-    except target_settings.ConfigFileError as exc:
+    except (target_settings.ConfigFileError, target_settings.SettingsError, UsageError) as exc:
         return _fail(str(exc), code=USAGE_ERROR)
     except (AuthError, OAuthError, AuthenticationError, PinterestError, StoreError, ValueError) as exc:
         return _fail(str(exc))

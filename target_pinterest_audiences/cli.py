@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 #: Longer messages are cut: a line is for reading, the DEBUG log has the rest.
 MAX_LINE = 500
-#: A --config file that cannot be used is a mistake on the command line, as click's own are.
+#: Wrong settings or a wrong command line (a --config file that cannot be used), as click's own
+#: usage errors: nothing was read or sent (CONTRACT.md, exit status).
 USAGE_ERROR = 2
 
 
@@ -23,12 +24,13 @@ def _stop_at_once(signum: int, frame: types.FrameType | None) -> None:
 
 
 def main() -> None:
-    """Run the target; a failure ends with one line on stderr and exit code 1."""
+    """Run the target; a failure ends with one line on stderr, exit code 2 for wrong settings, else 1."""
     # Before the imports (the SDK takes most of a second): a cancelled job exits 130/143
     # even this early. The target installs its own handlers when it is made.
     signal.signal(signal.SIGINT, _stop_at_once)
     signal.signal(signal.SIGTERM, _stop_at_once)
     from target_pinterest_audiences.pinterest.client import PinterestError  # noqa: PLC0415 - see above
+    from target_pinterest_audiences.pinterest.tokens import RefreshTokenEndedError  # noqa: PLC0415
     from target_pinterest_audiences.reader import INPUT_ERRORS  # noqa: PLC0415
     from target_pinterest_audiences.settings import ConfigFileError, SettingsError  # noqa: PLC0415
     from target_pinterest_audiences.store import StoreError  # noqa: PLC0415
@@ -37,9 +39,9 @@ def main() -> None:
 
     try:
         TargetPinterestAudiences.cli()
-    except ConfigFileError as exc:
+    except (ConfigFileError, SettingsError) as exc:
         fail(str(exc), code=USAGE_ERROR)
-    except (SettingsError, PinterestError, StoreError, WriteError, *INPUT_ERRORS) as exc:
+    except (PinterestError, RefreshTokenEndedError, StoreError, WriteError, *INPUT_ERRORS) as exc:
         fail(str(exc))
     except Exception as exc:
         if logging.getLogger().isEnabledFor(logging.DEBUG):

@@ -46,6 +46,10 @@ class ListReport:
     removed: int = 0
     unchanged: int = 0
     removals_not_sent: int = 0
+    removals_no_list: int = 0
+    """Leaves for a list that does not exist yet (nothing to remove them from)."""
+    would_send: int = 0
+    """A dry run: the writes to this list a real run would send."""
     invalid: int = 0
     """Records meant for this list that had no usable identifier at all."""
     dropped_identifiers: int = 0
@@ -170,7 +174,10 @@ class RunReport:
             "requests": requests - sum(row["requests"] for row in rows),
             "retries": retries - sum(row["retries"] for row in rows),
         }
-        totals = {key: sum(row[key] for row in rows) for key in (*_COUNTERS, "removals_not_sent")}
+        totals = {
+            key: sum(row[key] for row in rows)
+            for key in (*_COUNTERS, "removals_not_sent", "removals_no_list", "would_send")
+        }
         totals["requests"] += other["requests"]
         totals["retries"] += other["retries"]
         totals["lists_created"] = sum(1 for row in rows if row["created"])
@@ -207,11 +214,13 @@ class RunReport:
         data = self.as_dict()
         totals = data["totals"]
         prefix = "DRY RUN, nothing sent. " if self.dry_run else ""
-        counts = (
+        counts: tuple[str, ...] = (
             _plural(data["records_read"], "record"),
             _plural(totals["requests"], "request"),
             _plural(totals["retries"], "retry", "retries"),
         )
+        if self.dry_run:
+            counts = (counts[0], "would send " + _plural(totals["would_send"], "write request"))
         summary = f"{prefix}Run {data['status']} in {data['duration_seconds']:.1f}s: {', '.join(counts)}"
         details = [f"invalid records: {data['invalid_records']}"] if data["invalid_records"] else []
         if data["dropped_identifiers"]:
@@ -227,6 +236,10 @@ class RunReport:
             cells = {key: str(row[key]) for key in _COUNTERS}
             if row["removals_not_sent"]:
                 cells["removed"] += f" (+{row['removals_not_sent']} not sent)"
+            if row["removals_no_list"]:
+                cells["removed"] += f" (+{row['removals_no_list']} for no list yet)"
+            if self.dry_run:
+                cells["requests"] = f"({row['would_send']})"
             name = (
                 row["name"]
                 + (" (new)" if row["created"] else "")
@@ -236,7 +249,10 @@ class RunReport:
         other = data["other_requests"]
         blank = dict.fromkeys(_COUNTERS, "") | {key: str(other[key]) for key in ("requests", "retries")}
         body.append(("other requests (lookups, tokens, audiences, statuses)", "", "", *blank.values(), ""))
-        body.append(("total", "", "", *(str(totals[key]) for key in _COUNTERS), ""))
+        total = {key: str(totals[key]) for key in _COUNTERS}
+        if self.dry_run:
+            total["requests"] = f"({totals['would_send']})"
+        body.append(("total", "", "", *total.values(), ""))
         widths = [max(len(line[i]) for line in (headers, *body)) for i in range(len(headers))]
         lines = [
             "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()

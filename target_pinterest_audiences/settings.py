@@ -366,6 +366,62 @@ def _parse_variable(variable: str, value: str, spec: Mapping[str, Any]) -> objec
     return value
 
 
+#: Variables under the prefix that are not settings but are read by someone: the SDK's log level.
+OTHER_VARIABLES = frozenset({"LOGLEVEL"})
+#: A NAME this similar to a setting's (difflib ratio) is a typo of it, not another plugin's name.
+NEAR_MISS = 0.8
+
+
+def _squashed(name: str) -> str:
+    return name.replace("_", "").upper()
+
+
+def unknown_variables(
+    environ: Mapping[str, str], schema: Mapping[str, Any] = CONFIG_SCHEMA
+) -> tuple[list[str], list[str]]:
+    """``TARGET_PINTEREST_AUDIENCES_<NAME>`` variables that set nothing: (refused, warned).
+
+    A NAME that is a near miss of a setting's (``DRYRUN`` for ``DRY_RUN``, ``SYNC_MOD``) is
+    refused: the user meant that setting, and a run without it may write what they wanted
+    dry. Other unknown names get a warning. Names that end in ``_<SETTING>`` are what Meltano
+    exports for an inheriting plugin (``TARGET_PINTEREST_AUDIENCES_ACME_DRY_RUN`` for
+    ``target-pinterest-audiences-acme``: Meltano 4.4 writes each setting under the plugin's
+    name and under its parent's namespace, ``ProjectPlugin.env_prefixes``): never refused, and
+    not worth a warning either.
+    """
+    settings = sorted({name.upper() for name in [*schema.get("properties", {}), *SDK_SETTINGS]})
+    refused: list[str] = []
+    warned: list[str] = []
+    for variable in sorted(environ):
+        if not variable.startswith(ENV_PREFIX):
+            continue
+        name = variable[len(ENV_PREFIX) :]
+        if name in settings or name in OTHER_VARIABLES or not name or "__" in name or name.startswith("_"):
+            continue  # a setting, the SDK's LOGLEVEL, or a Meltano extra (``..._ACME__LOAD_SCHEMA``)
+        if any(name.endswith("_" + setting) for setting in settings):
+            continue
+        squashed = [setting for setting in settings if _squashed(setting) == _squashed(name)]
+        nearest = squashed or difflib.get_close_matches(name, settings, n=1, cutoff=NEAR_MISS)
+        if nearest:
+            refused.append(f"{variable} is not a setting (did you mean {ENV_PREFIX}{nearest[0]}?)")
+        else:
+            warned.append(variable)
+    return refused, warned
+
+
+def check_environment(environ: Mapping[str, str], schema: Mapping[str, Any] = CONFIG_SCHEMA) -> None:
+    """Refuse near misses of a setting's variable in one line; warn once about other unknown names."""
+    refused, warned = unknown_variables(environ, schema)
+    if warned:
+        logger.warning(
+            "Ignoring %s: %s of target-pinterest-audiences (--about lists them).",
+            ", ".join(warned),
+            "not a setting" if len(warned) == 1 else "not settings",
+        )
+    if refused:
+        raise SettingsError(one_line(refused))
+
+
 def from_environment(environ: Mapping[str, str], schema: Mapping[str, Any] = CONFIG_SCHEMA) -> dict[str, Any]:
     """The settings set as ``TARGET_PINTEREST_AUDIENCES_<NAME>`` variables, parsed by their type.
 
@@ -393,6 +449,7 @@ def resolve(
     files (the SDK's way of asking for the environment) is accepted and changes nothing.
     """
     files = [str(path) for path in config_files if str(path) != "ENV"]
+    check_environment(environ, schema)
     config: dict[str, Any] = {}
     for path in files:
         config |= read_config_file(path)
@@ -405,3 +462,39 @@ def resolve(
             ", ".join(ENV_PREFIX + name.upper() for name in environment),
         )
     return config | environment
+
+
+#: Where --help of every command sends a reader for the whole story: the README, which is the
+#: package's page on PyPI (pyproject.toml's readme) and the repository's front page.
+README = "the README: https://pypi.org/project/target-pinterest-audiences/"
+
+
+def help_text(schema: Mapping[str, Any] = CONFIG_SCHEMA) -> str:
+    """The target's --help: what it does, where settings come from, each setting in a line, exit codes."""
+    rows = []
+    for name, spec in schema.get("properties", {}).items():
+        marks = [
+            word
+            for word, flag in (("required", name in schema.get("required", [])), ("secret", spec.get("secret")))
+            if flag
+        ]
+        first = str(spec.get("description", "")).split(". ")[0].rstrip(".")
+        rows.append(f"  {name}{' (' + ', '.join(marks) + ')' if marks else ''}: {first}.")
+    what = (
+        "Keep Pinterest Ads customer lists in step with audience membership: read Singer messages (stdin, or"
+        " --input) from any tap, and add or remove each audience's members through Pinterest's API v5"
+        " (identifiers only as SHA-256 hashes). A run first checks that the token reaches ad_account_id."
+    )
+    where = (
+        "Settings come from --config FILE (JSON), with TARGET_PINTEREST_AUDIENCES_<NAME> variables on top"
+        " (--about lists them with their defaults):"
+    )
+    status = (
+        "Exit status: 0 succeeded; 2 wrong settings or command line (nothing read or sent); 1 the run failed;"
+        " 130/143 interrupted."
+    )
+    more = (
+        "Connect a Pinterest account: target-pinterest-audiences-auth login. Try it without one:"
+        f" target-pinterest-audiences-emulator. More: {README}."
+    )
+    return "\n\n".join([what, where, "\b\n" + "\n".join(rows), status, more])

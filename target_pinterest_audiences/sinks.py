@@ -95,7 +95,8 @@ class AudienceSink(BatchSink):
                 for audience in exc.audiences:
                     name = run.options.list_name(audience, exc.list_type)
                     run.report.count(run.report.list_report(name, audience, exc.list_type), invalid=1)
-            self._count_dropped(exc.dropped, exc.audiences)
+            # Counted once, as an unusable record: its unusable identifiers carried nothing, so
+            # they are not dropped identifiers too (those are the ones whose record still counted).
             where = f"stream '{self.stream_name}', record {self.position}"
             if run.stop_on_invalid:
                 raise InvalidRecordStopError(

@@ -514,6 +514,11 @@ class Store:
             store.prepared = True
         except (sa.exc.SQLAlchemyError, OSError, ImportError) as exc:
             reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+            if isinstance(exc, ImportError) and "psycopg2" in reason:
+                reason += (
+                    " (a postgresql:// URL uses psycopg2: pip install psycopg2-binary, or write"
+                    " postgresql+psycopg:// for the psycopg that the postgres extra installs)"
+                )
             raise StoreError(f"store_url {redact_url(url)} cannot be opened: {reason}") from None
         return store
 
@@ -606,6 +611,7 @@ class Store:
                     sa.select(store_meta.c.value).where(store_meta.c.key == "schema_version")
                 ).scalar()
             if version is None:
+                self.new = True  # a PostgreSQL store made now is new too, not only a new file
                 metadata.create_all(conn, checkfirst=True)
                 self._upsert(conn, store_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)})
                 return SCHEMA_VERSION

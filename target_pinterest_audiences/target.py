@@ -16,8 +16,19 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.plugin_base import _ConfigInput
 
 from target_pinterest_audiences import settings
-from target_pinterest_audiences.pinterest.client import DEFAULT_API_URL, TIMEOUT, Credentials, PinterestClient
-from target_pinterest_audiences.pinterest.tokens import follow_rotations
+from target_pinterest_audiences.pinterest.client import (
+    DEFAULT_API_URL,
+    TIMEOUT,
+    Credentials,
+    PinterestClient,
+    PinterestError,
+)
+from target_pinterest_audiences.pinterest.tokens import (
+    RefreshTokenEndedError,
+    check_not_ended,
+    ending_soon,
+    follow_rotations,
+)
 from target_pinterest_audiences.reader import INPUT_ERRORS, LineReader
 from target_pinterest_audiences.report import Progress, RunReport
 from target_pinterest_audiences.sinks import AudienceSink, RecordSchemaError
@@ -100,6 +111,35 @@ def open_client(config: Mapping[str, t.Any], store: Store) -> PinterestClient:
     )
 
 
+#: Pinterest's answers to an ad account the token does not reach: 404 code 2 "ad account not
+#: found" (PINTEREST.md, errors seen in the spec), 403 when the account exists but is not shared.
+NOT_REACHED = frozenset({403, 404})
+
+
+def check_ad_account(client: PinterestClient, ad_account_id: str) -> None:
+    """Before any input is read: api_url answers, and the token reaches ``ad_account_id``.
+
+    One GET of the account. When Pinterest says the token does not reach it, a second call
+    lists the accounts it does reach, so that the one line can name them.
+    """
+    try:
+        client.request("GET", f"/ad_accounts/{ad_account_id}", f"reading ad account {ad_account_id}")
+    except PinterestError as exc:
+        if exc.status not in NOT_REACHED:
+            raise
+        try:
+            reached = [f"{item.get('id')} ({item.get('name') or 'no name'})" for item in client.ad_accounts()]
+        except PinterestError as listing:
+            others = f"the accounts it reaches could not be listed ({listing.message or listing.status})"
+        else:
+            others = f"it reaches {', '.join(reached)}" if reached else "it reaches no ad account"
+        answer = f"HTTP {exc.status}" + (f": {exc.message}" if exc.message else "")
+        raise settings.SettingsError(
+            f"Invalid settings: the token does not reach ad_account_id {ad_account_id} (Pinterest: {answer}); "
+            f"{others}. Set ad_account_id to one of those, or authorise a user who can reach the account."
+        ) from None
+
+
 def build_run(config: Mapping[str, t.Any]) -> Run:
     """Open the store and get ready to write from validated settings; sends nothing."""
     dry_run = bool(config.get("dry_run"))
@@ -130,6 +170,15 @@ def build_run(config: Mapping[str, t.Any]) -> Run:
     )
 
 
+def _not_the_sdk_env_line(record: logging.LogRecord) -> bool:
+    """Drop the SDK's "Skipping parse of env var settings" line.
+
+    It is wrong here: the target always reads its variables (settings.resolve), and says
+    which ones it took.
+    """
+    return not str(record.msg).startswith("Skipping parse of env var settings")
+
+
 class TargetPinterestAudiences(Target):
     """Keeps Pinterest Ads customer lists in step with audience membership from any tap."""
 
@@ -145,6 +194,13 @@ class TargetPinterestAudiences(Target):
         PluginCapabilities.STRUCTURED_LOGGING,
         TargetCapabilities.VALIDATE_RECORDS,
     ]
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, with a --help that says what this target does and how to set it up."""
+        command = super().get_singer_command()
+        command.help = settings.help_text()
+        return command
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
@@ -172,6 +228,8 @@ class TargetPinterestAudiences(Target):
         self._emitted_state: dict[str, t.Any] | None = None
         self._accepted_state: dict[str, t.Any] | None = None
         self._last_state_at = time.monotonic()
+        if _not_the_sdk_env_line not in self.logger.filters:
+            self.logger.addFilter(_not_the_sdk_env_line)
         super().__init__(**kwargs)
         # All sinks share one pending map, so one drain sends everything; the writer sends
         # lists in parallel itself. The SDK's parallel drain threads would only take turns.
@@ -180,6 +238,16 @@ class TargetPinterestAudiences(Target):
         self.logger.info("%s", self.run.store.describe())
         interval = float(self.config.get("progress_interval_seconds", settings.DEFAULT_PROGRESS_SECONDS))
         self._progress = Progress(self.run.report, interval, lambda line: self.logger.info("%s", line))
+        try:
+            client = self.run.writer.client
+            if client is not None:
+                self._check_refresh_token(client)
+                check_ad_account(client, self.run.options.ad_account_id)
+                warning = ending_soon(client.credentials)  # after the check's renewal, if any
+                if warning:
+                    self.logger.warning("%s", warning)
+        except RunInterruptedError as exc:
+            self.stop(exc.signum)  # reported as interrupted, as later in the run
         self._progress.start()
         self._records_since_check = 0
         self._counted: dict[str, int] = {}
@@ -187,6 +255,14 @@ class TargetPinterestAudiences(Target):
         self._fast_records = not config.get("stream_maps")  # flattening and metadata are not offered
         self._state_interval = float(config.get("_state_interval_seconds", STATE_INTERVAL_SECONDS))
         self.batch_rows = FIRST_BATCH_ROWS
+
+    def _check_refresh_token(self, client: PinterestClient) -> None:
+        """A refresh token the store knows has ended: the ERROR line says what to do; nothing is sent."""
+        try:
+            check_not_ended(client.credentials)
+        except RefreshTokenEndedError as exc:
+            self.logger.error("%s", exc)  # noqa: TRY400 - the reason is the message, no traceback needed
+            raise
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Check settings with one line that names each wrong one (never a secret's value)."""

@@ -97,8 +97,8 @@ FAST_RETRIES = {"max_retry_seconds": 1}
 
 
 def settings_case(change: dict[str, Any], message: str) -> Case:
-    """A settings error: one line, before input is read, so the emulator gets no request."""
-    return Case(GOOD, 1, re.escape(SETTINGS_BEFORE_INPUT) + message, {}, config=change)
+    """A settings error: one line, exit 2, before input is read, so the emulator gets no request."""
+    return Case(GOOD, 2, re.escape(SETTINGS_BEFORE_INPUT) + message, {}, config=change)
 
 
 #: Records a run cannot use, one per reason; under ``on_invalid_record: skip`` they are records 3-8.
@@ -246,7 +246,7 @@ CASES: dict[str, Case] = {
     ),
     "settings-several-wrong": Case(
         GOOD,
-        1,
+        2,
         re.escape(SETTINGS_BEFORE_INPUT)
         + r"(?=.*ad_account_id must be a string of digits)(?=.*sync_mode must be one of)"
         + r"(?=.*records_per_request must be at least 1)(?=.*api_url must be an http\(s\) URL)"
@@ -265,11 +265,12 @@ CASES: dict[str, Case] = {
             "client_id": "emulator-client-id",
         },
     ),
-    # -- Pinterest answers nobody expects. Requests: 1 GET customer_lists, 2 POST the list, 3 POST its audience.
+    # -- Pinterest answers nobody expects. Requests: 1 GET the ad account (the start-of-run check),
+    # 2 GET customer_lists, 3 POST the list, 4 POST its audience.
     "pinterest-html-502-always": Case(
         GOOD,
         1,
-        re.escape("Pinterest refused listing customer lists, HTTP 502: unexpected reply (text/html"),
+        re.escape("Pinterest refused reading ad account 549755885175, HTTP 502: unexpected reply (text/html"),
         {},
         config=FAST_RETRIES,
         faults=Faults(odd_reply_nth=dict.fromkeys(range(1, 200), "html")),
@@ -281,7 +282,7 @@ CASES: dict[str, Case] = {
         re.escape("Pinterest refused creating customer list 'members (EMAIL)', HTTP 200: reply is not JSON"),
         DELIVERED_ALL,  # the emulator made the list; only its reply was lost
         config=FAST_RETRIES,
-        faults=Faults(odd_reply_nth={2: "empty"}),
+        faults=Faults(odd_reply_nth={3: "empty"}),
     ),
     "pinterest-other-json-to-create": Case(
         GOOD,
@@ -289,7 +290,7 @@ CASES: dict[str, Case] = {
         re.escape("Pinterest refused creating customer list 'members (EMAIL)'") + r".*reply carries no list id",
         DELIVERED_ALL,
         config=FAST_RETRIES,
-        faults=Faults(odd_reply_nth={2: "wrong_json"}),
+        faults=Faults(odd_reply_nth={3: "wrong_json"}),
     ),
     "pinterest-text-to-listing": Case(
         GOOD,
@@ -297,7 +298,7 @@ CASES: dict[str, Case] = {
         re.escape("Pinterest refused listing customer lists, HTTP 200: reply is not JSON"),
         {},
         config=FAST_RETRIES,
-        faults=Faults(odd_reply_nth={1: "not_json"}),
+        faults=Faults(odd_reply_nth={2: "not_json"}),
     ),
 }
 

@@ -170,9 +170,10 @@ def test_records_per_request_bounds_every_write(
 def test_a_refused_request_mid_run_emits_no_state_and_a_rerun_converges(
     emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    # Request 1 lists the account's lists; 2-5 create the two cart_abandoners lists and their
-    # audiences (lists are written in name order); 6 creates 'vip_customers (EMAIL)'.
-    emulator.faults = Faults(fail_nth={6: 400})
+    # Request 1 checks the ad account, 2 lists the account's lists; 3-6 create the two
+    # cart_abandoners lists and their audiences (lists are written in name order); 7 creates
+    # 'vip_customers (EMAIL)'.
+    emulator.faults = Faults(fail_nth={7: 400})
     target_config["parallel_requests"] = 1  # one list at a time, so request 6 is that create
     failed = run_target(target_config, SEGMENT, tmp_path)
     assert failed.returncode == 1
@@ -249,7 +250,7 @@ def test_settings_errors_stop_before_input_with_one_line(
     for change, message in cases:
         config = {k: v for k, v in (target_config | change).items() if v is not None}
         result = run_target(config, SEGMENT, tmp_path)
-        assert result.returncode == 1, change
+        assert result.returncode == 2, change
         assert message in result.last_line
         assert result.last_line.startswith("target-pinterest-audiences: error: Invalid settings:")
         assert len([line for line in result.stderr.splitlines() if "error" in line.lower()]) == 1
@@ -259,7 +260,7 @@ def test_settings_errors_stop_before_input_with_one_line(
 def test_dry_run_sends_nothing_and_reports_what_it_would_do(
     emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    target_config["dry_run"] = True
+    target_config |= {"dry_run": True, "records_per_request": 2}  # lists of 3 take two writes
     result = run_target(target_config, SEGMENT, tmp_path)
     assert result.returncode == 0, result.stderr
     assert emulator.requests == []
@@ -270,6 +271,33 @@ def test_dry_run_sends_nothing_and_reports_what_it_would_do(
     # The input carries a STATE: a dry run must not move the tap's bookmark past it.
     assert "STATE" in SEGMENT.read_text()
     assert result.stdout == ""
+    # It says how many writes it would send: as many as the real run then sends.
+    would = result.report["totals"]["would_send"]
+    assert would > 0
+    assert "DRY RUN, nothing sent. Run succeeded in" in result.stderr
+    assert f"would send {would} write requests" in result.stderr
+    target_config["dry_run"] = False
+    real = run_target(target_config, SEGMENT, tmp_path)
+    assert real.returncode == 0, real.stderr
+    writes = [r for r in emulator.requests if r.method in ("POST", "PATCH") and r.path != "/oauth/token"]
+    assert len(writes) == would
+
+
+def test_a_leave_for_a_list_not_made_yet_is_counted(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    rows = [
+        {"audience": "vip", "email": "a@example.com", "in_audience": False},
+        {"audience": "vip", "email": "b@example.com", "in_audience": False},
+    ]
+    result = run_target(target_config, singer_lines("rows", rows), tmp_path)
+    assert result.returncode == 0, result.last_line
+    assert result.report is not None
+    (row,) = result.report["lists"]
+    assert (row["name"], row["removals_no_list"], row["removed"], row["unchanged"]) == ("vip (EMAIL)", 2, 0, 0)
+    assert result.report["totals"]["removals_no_list"] == 2
+    assert "(+2 for no list yet)" in result.stderr
+    assert held(emulator) == {}
 
 
 def test_a_free_form_schema_is_taken(
@@ -372,14 +400,14 @@ def test_partial_requests_wait_for_the_next_batch(
 def test_a_passing_404_when_a_list_is_read_back_forgets_nothing(
     emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    """The run's first request, a write to the known list, gets a one-off 404 for it: the list
-    reads back and is still in the account's pages, so it is not made again and the store keeps
-    its members."""
+    """The run's first request after the ad account check, a write to the known list, gets a
+    one-off 404 for it: the list reads back and is still in the account's pages, so it is not made
+    again and the store keeps its members."""
     names = [f"user{i}@example.com" for i in range(4)]
     joined = [{"audience": "vip", "email": name} for name in names]
     assert run_target(target_config, singer_lines("rows", joined), tmp_path).returncode == 0
     (before,) = emulator.customer_lists()
-    emulator.faults = Faults(not_found_nth={1})
+    emulator.faults = Faults(not_found_nth={2})
     left = [{"audience": "vip", "email": name, "in_audience": False} for name in names[:3]]
     result = run_target(target_config, singer_lines("rows", left), tmp_path)
     assert result.returncode == 0, result.last_line
@@ -387,3 +415,30 @@ def test_a_passing_404_when_a_list_is_read_back_forgets_nothing(
     (after,) = emulator.customer_lists()
     assert after.id == before.id
     assert held(emulator) == {"vip (EMAIL)": frozenset({sha(names[3])})}
+
+
+def test_an_ad_account_the_token_does_not_reach_stops_before_any_input(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    target_config["ad_account_id"] = "123456789"
+    result = run_target(target_config, "this line is not JSON\n", tmp_path)  # never read
+    assert result.returncode == 2
+    assert result.last_line == (
+        "target-pinterest-audiences: error: Invalid settings: the token does not reach ad_account_id 123456789"
+        " (Pinterest: HTTP 404: AdAccount not found.); it reaches 549755885175 (Emulated ad account 549755885175)."
+        " Set ad_account_id to one of those, or authorise a user who can reach the account."
+    )
+    assert [(r.method, r.path) for r in emulator.requests] == [
+        ("GET", "/ad_accounts/123456789"),
+        ("GET", "/ad_accounts"),
+    ]
+
+
+def test_a_run_checks_its_ad_account_with_one_request_first(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    result = run_target(target_config, STREAM, tmp_path)
+    assert result.returncode == 0, result.stderr
+    paths = [(r.method, r.path) for r in emulator.requests]
+    assert paths[0] == ("GET", f"/ad_accounts/{target_config['ad_account_id']}")
+    assert paths.count(paths[0]) == 1

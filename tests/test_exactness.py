@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -321,29 +322,72 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.parametrize("where", ["nothing-listening", "no-such-host"])
-def test_7_an_unreachable_api_fails_within_60_s_naming_host_and_port(tmp_path: Path, where: str) -> None:
-    port = free_port()
-    host, shown_port, url = (
-        ("127.0.0.1", port, f"http://127.0.0.1:{port}/v5")
-        if where == "nothing-listening"
-        else ("nonexistent.invalid", 80, "http://nonexistent.invalid/v5")
-    )
-    config = {
-        "ad_account_id": AD_ACCOUNT,
-        "access_token": ACCESS_TOKEN,
-        "api_url": url,
-        "store_url": f"sqlite:///{tmp_path / 'store.db'}",
-        "report_path": str(tmp_path / "report.json"),
-    }
-    began = time.monotonic()
-    with started(config, singer_lines("rows", rows("vip", people("user", 3))), tmp_path) as proc:
-        result = finished(proc, tmp_path, 90)
-    took = time.monotonic() - began
-    assert result.returncode != 0
-    assert took < 60, f"took {took:.0f} s"
-    assert host in result.last_line, result.last_line
-    assert str(shown_port) in result.last_line, result.last_line
+@contextlib.contextmanager
+def black_hole() -> Iterator[int]:
+    """A loopback port where a connection attempt times out, as with a non-routable address.
+
+    A listening socket that never accepts, its backlog filled first: the kernel drops the
+    SYNs that follow, so connect() waits for its timeout. No traffic leaves the machine.
+    """
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = int(server.getsockname()[1])
+        fillers = []
+        try:
+            for _ in range(8):
+                filler = socket.socket()
+                filler.setblocking(False)  # noqa: FBT003 - the socket API
+                filler.connect_ex(("127.0.0.1", port))
+                fillers.append(filler)
+            yield port
+        finally:
+            for filler in fillers:
+                filler.close()
+
+
+def unreachable(where: str, hole: int) -> tuple[str, int, str]:
+    """One way api_url can be out of reach: the host and port the error must name, and the URL."""
+    if where == "no-such-host":
+        return "nonexistent.invalid", 80, "http://nonexistent.invalid/v5"
+    port = hole if where == "connect-times-out" else free_port()
+    return "127.0.0.1", port, f"http://127.0.0.1:{port}/v5"
+
+
+def test_7_an_unreachable_api_fails_within_60_s_naming_host_and_port(tmp_path: Path) -> None:
+    """Before any input is read, whatever the input (here a line that is not JSON), one warning per retry.
+
+    The three ways run at once: each waits on the network, not on the CPU, so the test takes
+    as long as the slowest (the connect timeouts), not as long as all three.
+    """
+    wheres = ("nothing-listening", "no-such-host", "connect-times-out")
+    with black_hole() as hole, contextlib.ExitStack() as stack:
+        began = time.monotonic()
+        running = {}
+        for where in wheres:
+            host, shown_port, url = unreachable(where, hole)
+            folder = tmp_path / where
+            folder.mkdir()
+            config = {
+                "ad_account_id": AD_ACCOUNT,
+                "access_token": ACCESS_TOKEN,
+                "api_url": url,
+                "store_url": f"sqlite:///{folder / 'store.db'}",
+                "report_path": str(folder / "report.json"),
+            }
+            proc = stack.enter_context(started(config, "this line is not JSON\n", folder))
+            running[where] = (proc, folder, f"Cannot reach {host}:{shown_port}")
+        for where, (proc, folder, expected) in running.items():
+            result = finished(proc, folder, 90)
+            took = time.monotonic() - began  # at most this long: it started no later than ``began``
+            assert result.returncode == 1, where
+            assert took < 60, f"{where} took {took:.0f} s"
+            assert expected in result.last_line, result.last_line
+            assert "while reading ad account" in result.last_line, result.last_line
+            retries = int(re.search(r"after (\d+) retries", result.last_line)[1])  # type: ignore[index]
+            assert len([line for line in result.stderr.splitlines() if "Retrying" in line]) == retries, where
+            if where == "connect-times-out":
+                assert "connection timed out" in result.last_line
 
 
 # -- 8. a dry run emits no STATE -----------------------------------------------------------------

@@ -203,8 +203,9 @@ def test_retries_exhausted_name_the_list_the_operation_and_pinterests_answer(
 ) -> None:
     target_config |= {"max_retry_seconds": 2, **sending}
     assert run_target(target_config, singer_lines("vip", [{"email": "a@example.com"}]), tmp_path).returncode == 0
-    # Every request fails (a known list is not read back before it is written: issue 24).
-    emulator.faults = Faults(fail_nth=dict.fromkeys(range(1, 100), 503))
+    # Request 1 checks the ad account; every request after fails (a known list is not read back
+    # before it is written).
+    emulator.faults = Faults(fail_nth=dict.fromkeys(range(2, 100), 503))
     result = run_target(target_config, singer_lines("vip", [{"email": "b@example.com"}]), tmp_path)
     assert result.returncode == 1
     assert "adding to customer list 'vip (EMAIL)' (1 records)" in result.last_line
@@ -223,8 +224,9 @@ def test_a_write_refused_in_a_middle_batch_stops_the_run_before_anything_later(
     target_config |= {"records_per_request": 5, "batch_size_rows": 10, "parallel_requests": 1}
     first = run_target(target_config, singer_lines("vip", [{"email": n} for n in names[:5]]), tmp_path)
     assert first.returncode == 0, first.last_line
-    # Requests 1 and 2 are the first batch's two ADDs (a known list is not read back first).
-    emulator.faults = Faults(fail_nth={2: 400})
+    # Request 1 checks the ad account; 2 and 3 are the first batch's two ADDs (a known list is not
+    # read back first).
+    emulator.faults = Faults(fail_nth={3: 400})
     records = [{"email": n} for n in names[5:]]
     result = run_target(target_config, singer_lines("vip", records, {"position": len(records)}), tmp_path)
     assert result.returncode == 1
@@ -273,7 +275,7 @@ def test_a_list_that_fails_does_not_cost_the_others_their_record(
     first = [{"audience": name, "email": "a@example.com"} for name in ("alpha", "beta")]
     assert run_target(target_config, singer_lines("rows", first), tmp_path).returncode == 0
     second = [{"audience": name, "email": "b@example.com"} for name in ("alpha", "beta")]
-    emulator.faults = Faults(fail_nth={2: 400})
+    emulator.faults = Faults(fail_nth={3: 400})  # 1 checks the ad account, 2 and 3 are the two PATCHes
     failed = run_target(target_config, singer_lines("rows", second), tmp_path)
     assert failed.returncode == 1
     assert "beta (EMAIL)" in failed.last_line
@@ -306,8 +308,8 @@ def test_a_run_killed_after_pinterest_accepted_still_removes_those_members_later
     config_path.write_text(json.dumps(target_config))
     joined = tmp_path / "joined.singer"
     joined.write_text(singer_lines("rows", [{"audience": "vip", "email": name} for name in names]))
-    # Requests: list lookup, create (2 members), audience, then ADDs of 2; the 7th waits 30 s.
-    emulator.faults = Faults(fail_nth={7: 429}, retry_after_seconds=30)
+    # Requests: ad account check, list lookup, create (2 members), audience, then ADDs of 2; the 8th waits 30 s.
+    emulator.faults = Faults(fail_nth={8: 429}, retry_after_seconds=30)
     command = [str(EXECUTABLE), "--config", str(config_path), "--input", str(joined)]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import queue
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -17,16 +19,18 @@ import requests
 
 from conftest import singer_lines
 from pinterest_emulator import PinterestEmulator
+from pinterest_emulator import oauth as emulator_oauth
 from target_pinterest_audiences import auth_cli
 from target_pinterest_audiences.pinterest import oauth
 from target_pinterest_audiences.pinterest.client import Credentials, PinterestClient
-from target_pinterest_audiences.pinterest.tokens import load_refresh_token, token_key
+from target_pinterest_audiences.pinterest.tokens import load_refresh, load_refresh_token, save_refresh_token, token_key
 from target_pinterest_audiences.store import Store
 
 CLIENT_ID = "emulator-client-id"
 CLIENT_SECRET = "emulator-client-secret"
 AD_ACCOUNT = "549755885175"
 EXECUTABLE = Path(sys.executable).with_name("target-pinterest-audiences-auth")
+TARGET = Path(sys.executable).with_name("target-pinterest-audiences")
 
 
 def follow(url: str) -> None:
@@ -302,7 +306,7 @@ def test_timeout_fails(emulator: PinterestEmulator, store_url: str, capsys: pyte
 
 def test_missing_client_secret_fails(emulator: PinterestEmulator, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["login", "--client-id", CLIENT_ID, "--api-url", emulator.url]
-    assert auth_cli.run(argv, open_url=follow, environ={}) == 1
+    assert auth_cli.run(argv, open_url=follow, environ={}) == 2  # a wrong command line, as the target's
     assert "--client-secret" in one_error_line(capsys.readouterr().err)
 
 
@@ -359,8 +363,16 @@ def test_ad_accounts_bad_token_fails(emulator: PinterestEmulator, capsys: pytest
 
 
 def test_ad_accounts_without_credentials_fails(capsys: pytest.CaptureFixture[str]) -> None:
-    assert auth_cli.run(["ad-accounts"], environ={}) == 1
+    assert auth_cli.run(["ad-accounts"], environ={}) == 2
     assert "--access-token" in one_error_line(capsys.readouterr().err)
+
+
+def test_a_near_miss_variable_is_refused_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    environ = {"TARGET_PINTEREST_AUDIENCES_ACCESSTOKEN": "x"}
+    assert auth_cli.run(["ad-accounts"], environ=environ) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "TARGET_PINTEREST_AUDIENCES_ACCESSTOKEN is not a setting" in line
+    assert "did you mean TARGET_PINTEREST_AUDIENCES_ACCESS_TOKEN?" in line
 
 
 # -- the installed executable ---------------------------------------------------------------------
@@ -553,3 +565,157 @@ def test_a_config_file_that_is_not_json_is_named_as_the_target_names_it(
         "target-pinterest-audiences-auth: error: config file config.json is not valid JSON "
         "(Expecting value at line 1 column 1); fix the file"
     )
+
+
+# -- login --no-browser: the redirect pasted ------------------------------------------------------
+
+
+def redirect_of(url: str) -> str:
+    """Where Pinterest (the emulator) sends the browser after consent, without going there."""
+    reply = requests.get(url, timeout=10, allow_redirects=False)
+    assert reply.status_code in (302, 303), reply.status_code
+    return reply.headers["Location"]
+
+
+def login_pasting(emulator: PinterestEmulator, store_url: str, paste: Any) -> auth_cli.LoginResult:
+    """run_login without a browser: ``paste`` turns the consent URL into the line the user pastes."""
+    options = auth_cli.LoginOptions(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        api_url=emulator.url,
+        authorize_url=emulator.root_url + "/oauth/",
+        store_url=store_url,
+        redirect_port=0,
+        timeout=30,
+        open_browser=False,
+    )
+    pasted: queue.Queue[str] = queue.Queue()
+
+    def notify(line: str) -> None:
+        if line.startswith("http"):
+            pasted.put(paste(line) + "\n")
+
+    def never(url: str) -> None:
+        pytest.fail(f"a browser was opened: {url}")
+
+    return auth_cli.run_login(options, open_url=never, notify=notify, read_line=lambda: pasted.get(timeout=30))
+
+
+@pytest.mark.parametrize("what", ["the address", "the code"])
+def test_login_without_a_browser_takes_the_pasted_redirect(
+    emulator: PinterestEmulator, store_url: str, what: str
+) -> None:
+    def paste(url: str) -> str:
+        location = redirect_of(url)
+        return location if what == "the address" else parse_qs(urlsplit(location).query)["code"][0]
+
+    result = login_pasting(emulator, store_url, paste)
+    assert result.refresh_token
+    assert result.ad_account_id == "549755885175"
+    assert_kept_encrypted(store_url, result.refresh_token)
+
+
+def test_a_pasted_redirect_of_another_login_is_refused(emulator: PinterestEmulator, store_url: str) -> None:
+    with pytest.raises(auth_cli.AuthError, match="state does not match"):
+        login_pasting(emulator, store_url, lambda url: with_query(redirect_of(url), state="forged-state"))
+
+
+def test_executable_login_no_browser_reads_the_pasted_address(
+    emulator: PinterestEmulator, store_url: str, tmp_path: Path
+) -> None:
+    process = subprocess.Popen(
+        [str(EXECUTABLE), *login_args(emulator, store_url, "--no-browser", "--timeout", "30")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=clean_env(),
+    )
+    assert process.stderr is not None
+    assert process.stdin is not None
+    url = next(line.strip() for line in process.stderr if line.startswith("http"))
+    process.stdin.write(redirect_of(url) + "\n")
+    process.stdin.flush()
+    stdout, rest = process.communicate(timeout=60)
+    assert process.returncode == 0, rest
+    assert "Connected." in stdout
+
+
+# -- the refresh token's end ------------------------------------------------------------------------
+
+DAY = 86_400
+
+
+def run_with_refresh(emulator: PinterestEmulator, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """The target on one record, with the refresh flow and its store in ``tmp_path``."""
+    config = {
+        "ad_account_id": "549755885175",
+        "refresh_token": "emulator-refresh-token",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "api_url": emulator.url,
+        "store_url": f"sqlite:///{tmp_path / 'store.db'}",
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    return run_for_jane([str(TARGET), "--config", str(tmp_path / "config.json")], tmp_path, {})
+
+
+@pytest.mark.parametrize(("lifetime_days", "warned"), [(10, True), (60, False)])
+def test_a_refresh_token_ending_within_14_days_is_warned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lifetime_days: int, *, warned: bool
+) -> None:
+    """Pinterest's rotated token says when it ends; the store keeps it, so every run warns in time."""
+    monkeypatch.setattr(emulator_oauth, "REFRESH_TOKEN_TTL", lifetime_days * DAY)
+    with PinterestEmulator(ad_account_ids=("549755885175",), rotate_refresh_tokens=True) as emulator:
+        for _ in range(2):
+            done = run_with_refresh(emulator, tmp_path)
+            assert done.returncode == 0, done.stderr[-2000:]
+            lines = [line for line in done.stderr.splitlines() if "refresh token ends on" in line]
+            assert len(lines) == int(warned)
+            if warned:
+                assert "WARNING" in lines[0]
+                assert f"(in {lifetime_days} days)" in lines[0]
+                assert "run target-pinterest-audiences-auth login again" in lines[0]
+
+
+def test_an_ended_refresh_token_stops_the_run_before_any_request(emulator: PinterestEmulator, tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        key = token_key(CLIENT_ID, "emulator-refresh-token")
+        save_refresh_token(store, key, "emulator-refresh-token", CLIENT_SECRET, int(time.time()) - DAY)
+    finally:
+        store.close()
+    done = run_with_refresh(emulator, tmp_path)
+    assert done.returncode == 1
+    ended = [line for line in done.stderr.splitlines() if "refresh token ended on" in line]
+    assert "| ERROR" in ended[0]
+    assert done.stderr.splitlines()[-1].startswith(
+        "target-pinterest-audiences: error: the Pinterest refresh token ended on "
+    )
+    assert done.stderr.splitlines()[-1].endswith(
+        "; run target-pinterest-audiences-auth login again and update refresh_token"
+    )
+    assert emulator.requests == []
+
+
+def test_login_keeps_when_the_refresh_token_ends(emulator: PinterestEmulator, store_url: str) -> None:
+    options = auth_cli.LoginOptions(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        api_url=emulator.url,
+        authorize_url=emulator.root_url + "/oauth/",
+        store_url=store_url,
+        redirect_port=0,
+        timeout=30,
+    )
+    result = auth_cli.run_login(options, open_url=follow, notify=lambda _line: None)
+    store = Store.open(store_url)
+    try:
+        found = load_refresh(store, token_key(CLIENT_ID, result.refresh_token), CLIENT_SECRET)
+    finally:
+        store.close()
+    assert found is not None
+    assert found[0] == result.refresh_token
+    assert found[1] is not None
+    assert abs(found[1] - (time.time() + 60 * DAY)) < 60

@@ -195,7 +195,7 @@ def test_failing_debug_runs_leak_nothing(watched: Watched, tmp_path: Path) -> No
     other.mkdir()
     spy = Watched()
     with spy.emulator as second:
-        second.faults = Faults(fail_nth={3: 400}, access_token_max_uses=3)
+        second.faults = Faults(fail_nth={4: 400}, access_token_max_uses=3)  # 1 token, 2 ad account
         refused = run_debug(refresh_config(second, other), INPUTS[0], other)
         assert refused.returncode == 1
         assert "HTTP 400" in refused.stderr.splitlines()[-1]

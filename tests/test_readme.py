@@ -1,11 +1,15 @@
-"""Every command in the README runs as written: a newcomer's first hour, replayed.
+"""Every command in the README and in docs/ runs as written: a newcomer's first hour, replayed.
 
 The ``sh`` blocks are read from README.md and run as one bash script, top to bottom, in a copy
-of the checkout with a fresh ``HOME``: the Install section builds the wheel and installs it into
-a fresh virtual environment, the Quick start makes a fresh Meltano project and runs the
-pipeline in it. Everything talks to an emulator instead of Pinterest: ``api_url`` comes from
+of the checkout with a fresh ``HOME``: the Quick start builds the wheel and installs it into a
+fresh virtual environment, the Meltano section makes a fresh Meltano project (the loader's
+``pip_url`` pointed at the checkout, no environment variable), runs the pipeline, adds a
+second ad account (``inherit_from``) and a scheduled job, and runs the job. Everything talks to
+an emulator with two ad accounts instead of Pinterest: ``api_url`` comes from
 ``TARGET_PINTEREST_AUDIENCES_API_URL`` (which both commands read, as a user's shell could set
-it), and the README's example app id, secret and refresh token are replaced by the emulator's.
+it), the README's example app id, secret and refresh token are replaced by the emulator's, and
+its port 8080 by a free one. The pages under docs/ run the same way, each page from the
+checkout, with the development virtual environment's commands on PATH.
 
 Not run here, each for a stated reason (``SKIPPED`` and ``EXERCISED_ELSEWHERE``): the two
 scripts (CI itself runs ``bash scripts/test``; the demo has its own workflow), and commands
@@ -21,27 +25,33 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import AD_ACCOUNT, openapi_path
 from pinterest_emulator import PinterestEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+#: The second ad account of the README's emulator, which the inheriting loader writes to.
+SECOND_ACCOUNT = "549755885176"
+#: The emulator's port in the README and docs/; the tests use a free one instead.
+SHOWN_PORT = "8080"
 VENV_BIN = Path(sys.executable).parent
 MARKERS = ("# needs a browser", "# needs PyPI")
 #: Marked commands, and the test that runs them instead.
 EXERCISED_ELSEWHERE = {
     "target-pinterest-audiences-auth login": "tests/test_browser.py: headless Chromium through the consent page",
-    "pip install 'target-pinterest-audiences[postgres]'": "Install: the same install, from the wheel built here",
-    "pipx install 'meltano>=4.4,<5'": "the meltano on PATH here: the same pin, installed by scripts/test",
 }
 #: Commands that are never run here, and why (by their start).
 SKIPPED = {
@@ -56,13 +66,14 @@ EXAMPLES = {
 }
 #: Commands that start a server, run in the background while the rest of the script runs.
 SERVERS = ("target-pinterest-audiences-emulator",)
-#: Members per list after the Quick start: its Meltano pipeline on demo/segment-export/ (what
-#: tests/data/demo_expected_lists.json, written by hand from the contract, says of it), then the
-#: run without Meltano on tests/data/segment_audiences.singer (tests/test_end_to_end.py's
-#: hand-written EXPECTED for it: the vip lists, plus frank@ in cart_abandoners (EMAIL) and one
-#: MAID in cart_abandoners (MAID)).
+#: Members per list of the first account after the README: the Quick start's run on
+#: tests/data/segment_audiences.singer (tests/test_end_to_end.py's hand-written EXPECTED for it:
+#: the vip lists, plus frank@ in cart_abandoners (EMAIL) and one MAID in cart_abandoners (MAID)),
+#: then the Meltano pipeline on demo/segment-export/ (what tests/data/demo_expected_lists.json,
+#: written by hand from the contract, says of it).
 _DEMO = json.loads((Path(__file__).parent / "data" / "demo_expected_lists.json").read_text())
-EXPECTED_LISTS = {name: len(members) for name, members in _DEMO.items() if not name.startswith("_")}
+DEMO_LISTS = {name: len(members) for name, members in _DEMO.items() if not name.startswith("_")}
+EXPECTED_LISTS = dict(DEMO_LISTS)
 EXPECTED_LISTS["cart_abandoners (EMAIL)"] += 1
 EXPECTED_LISTS["cart_abandoners (MAID)"] += 1
 EXPECTED_LISTS |= {"vip_customers (EMAIL)": 3, "vip_customers (IDFA)": 1}
@@ -90,15 +101,15 @@ class Command:
         return next((marker for marker in MARKERS if marker in self.first_line), None)
 
 
-def sh_blocks(text: str) -> list[tuple[str, list[str]]]:
+def sh_blocks(text: str, section: str = "") -> list[tuple[str, list[str]]]:
     """Each ``sh`` block with the section it is in, its lines dedented by the fence's indent."""
     blocks: list[tuple[str, list[str]]] = []
-    section = ""
+    per_heading = not section  # a docs/ page is one section, whatever its headings
     lines = text.splitlines()
     index = 0
     while index < len(lines):
         line = lines[index]
-        if line.startswith("## "):
+        if per_heading and line.startswith("## "):
             section = line[3:].strip()
         fence = re.fullmatch(r"( *)```sh", line)
         if fence:
@@ -113,10 +124,11 @@ def sh_blocks(text: str) -> list[tuple[str, list[str]]]:
     return blocks
 
 
-def commands(text: str) -> list[Command]:
+def commands(text: str, section: str = "") -> list[Command]:
     """The commands of every ``sh`` block, in README order."""
     found = []
-    for section, lines in sh_blocks(text):
+    for section_name, lines in sh_blocks(text, section):
+        section = section_name
         index = 0
         while index < len(lines):
             line = lines[index]
@@ -156,7 +168,12 @@ def plan(all_commands: list[Command]) -> tuple[list[Command], list[tuple[Command
     return run, not_run
 
 
-def script(to_run: list[Command]) -> str:
+def docs_commands() -> list[Command]:
+    """The commands of every page under docs/, page by page (each page is its own section)."""
+    return [command for page in DOCS for command in commands(page.read_text(), f"docs/{page.name}")]
+
+
+def script(to_run: list[Command], port: int) -> str:
     """One bash script: each command echoed as the README shows it, then run; servers in the background."""
     out = [
         "set -euo pipefail",
@@ -173,9 +190,12 @@ def script(to_run: list[Command]) -> str:
         text = command.text
         for example, value in EXAMPLES.items():
             text = text.replace(example, value)
+        text = text.replace(f"127.0.0.1:{SHOWN_PORT}", f"127.0.0.1:{port}").replace(
+            f"--port {SHOWN_PORT}", f"--port {port}"
+        )
         if command.bare.startswith(SERVERS):
-            port = re.search(r"--port (\d+)", text)
-            assert port, f"a server command without --port: {command.first_line}"
+            listening = re.search(r"--port (\d+)", text)
+            assert listening, f"a server command without --port: {command.first_line}"
             openapi = openapi_path()
             text = text.replace("path/to/pinterest/openapi.yaml", str(openapi) if openapi else "")
             if openapi is None:
@@ -183,7 +203,7 @@ def script(to_run: list[Command]) -> str:
             out.append(f"{text} >&2 &")
             out.append("servers+=($!)")
             out.append(
-                f"for _ in $(seq 100); do curl -s -o /dev/null 127.0.0.1:{port.group(1)} && break; sleep 0.1; done"
+                f"for _ in $(seq 100); do curl -s -o /dev/null 127.0.0.1:{listening.group(1)} && break; sleep 0.1; done"
             )
         else:
             out.append(text)
@@ -256,16 +276,25 @@ def test_quick_start_uses_no_file_before_it_exists() -> None:
 # -- the whole README, run ------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="the emulator section's commands use curl")
-def test_every_readme_command_runs_as_written(tmp_path: Path, emulator: PinterestEmulator) -> None:
-    checkout, home = tmp_path / "checkout", tmp_path / "home"
-    checkout.mkdir()
-    home.mkdir()
-    copy_checkout(checkout)
-    to_run, _ = plan(commands(README.read_text()))
-    (tmp_path / "readme.sh").write_text(script(to_run))
+@pytest.fixture
+def two_accounts() -> Iterator[PinterestEmulator]:
+    """The emulator as the README starts it: two ad accounts."""
+    with PinterestEmulator(ad_account_ids=(AD_ACCOUNT, SECOND_ACCOUNT), openapi_path=openapi_path()) as emulator:
+        yield emulator
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_script(to_run: list[Command], checkout: Path, home: Path, emulator: PinterestEmulator) -> str:
+    """Run the commands as one bash script from ``checkout``; return its log (stderr), failing on an error."""
+    path = checkout.parent / f"{checkout.name}.sh"
+    path.write_text(script(to_run, free_port()))
     done = subprocess.run(
-        ["bash", str(tmp_path / "readme.sh")],
+        ["bash", str(path)],
         cwd=checkout,
         env=readme_environment(home, emulator),
         capture_output=True,
@@ -274,9 +303,21 @@ def test_every_readme_command_runs_as_written(tmp_path: Path, emulator: Pinteres
         stdin=subprocess.DEVNULL,
         timeout=900,
     )
-    (tmp_path / "readme.log").write_text(done.stderr)
+    path.with_suffix(".log").write_text(done.stderr)
     shown = [line for line in done.stderr.splitlines() if line.startswith("$ ")]
-    assert done.returncode == 0, f"README command failed: {shown[-1] if shown else '?'}\n{done.stderr[-4000:]}"
+    assert done.returncode == 0, f"command failed: {shown[-1] if shown else '?'}\n{done.stderr[-4000:]}"
+    return done.stderr
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the emulator section's commands use curl")
+def test_every_readme_command_runs_as_written(tmp_path: Path, two_accounts: PinterestEmulator) -> None:
+    emulator = two_accounts
+    checkout, home = tmp_path / "checkout", tmp_path / "home"
+    checkout.mkdir()
+    home.mkdir()
+    copy_checkout(checkout)
+    to_run, _ = plan(commands(README.read_text()))
+    log = run_script(to_run, checkout, home, emulator)
 
     # Install: one wheel and one sdist, with both packages and the three commands.
     (wheel,) = (checkout / "dist").glob("*.whl")
@@ -306,22 +347,53 @@ def test_every_readme_command_runs_as_written(tmp_path: Path, emulator: Pinteres
     assert "site-packages" in where
     assert str(ROOT) not in where
 
-    # Quick start: the fresh Meltano project holds the loader, its secrets in .env, not meltano.yml.
+    # Meltano: the fresh project installs the loader from the checkout (no UV_FIND_LINKS or
+    # PIP_FIND_LINKS anywhere), keeps its secrets in .env, not meltano.yml.
+    assert "FIND_LINKS" not in README.read_text()
     project = home / "my-meltano-project"
     meltano_yml = (project / "meltano.yml").read_text()
-    assert "pip_url: target-pinterest-audiences" in meltano_yml
+    document = yaml.safe_load(meltano_yml)
+    loaders = {loader["name"]: loader for loader in document["plugins"]["loaders"]}
+    assert loaders["target-pinterest-audiences"]["pip_url"] == f"{checkout}[postgres]"
+    assert loaders["target-pinterest-audiences-acme"]["inherit_from"] == "target-pinterest-audiences"
+    assert loaders["target-pinterest-audiences-acme"]["config"] == {"ad_account_id": SECOND_ACCOUNT}
     assert "emulator-client-secret" not in meltano_yml
     assert "emulator-refresh-token" not in meltano_yml
     dotenv = (project / ".env").read_text()
     assert "TARGET_PINTEREST_AUDIENCES_CLIENT_SECRET='emulator-client-secret'" in dotenv
     assert "TARGET_PINTEREST_AUDIENCES_REFRESH_TOKEN='emulator-refresh-token'" in dotenv
+    # ... the job and its daily schedule, in meltano.yml.
+    (job,) = document["jobs"]
+    assert job["tasks"] == [
+        "tap-segment target-pinterest-audiences",
+        "tap-segment target-pinterest-audiences-acme",
+    ]
+    (schedule,) = document["schedules"]
+    assert schedule == {"name": "pinterest-audiences-daily", "interval": "@daily", "job": "pinterest-audiences"}
+    # The inheriting loader's variables were never refused or warned about.
+    assert "is not a setting" not in log
+    assert "Ignoring TARGET_PINTEREST_AUDIENCES_" not in log
 
-    # ... and the pipeline filled the lists Pinterest (the emulator) holds, one audience on each.
-    held = {item.name: len(item.members) for item in emulator.customer_lists(AD_ACCOUNT)}
-    assert held == EXPECTED_LISTS
-    assert sorted(a["name"] for a in emulator.audiences(AD_ACCOUNT)) == sorted(EXPECTED_LISTS)
-    # The store where Meltano runs the target knows them all: the run without Meltano, from the
-    # same directory, used it (its dry run before it wrote nothing).
+    # ... and the pipelines filled the lists Pinterest (the emulator) holds in both accounts,
+    # one audience on each.
+    for account, expected in ((AD_ACCOUNT, EXPECTED_LISTS), (SECOND_ACCOUNT, DEMO_LISTS)):
+        held = {item.name: len(item.members) for item in emulator.customer_lists(account)}
+        assert held == expected, account
+        assert sorted(a["name"] for a in emulator.audiences(account)) == sorted(expected), account
+    # The one store of the Meltano project knows the lists of both accounts.
     with sqlite3.connect(project / ".target-pinterest-audiences" / "store.db") as store:
-        names = {row[0] for row in store.execute("SELECT name FROM customer_lists")}
-    assert names == set(EXPECTED_LISTS)
+        known = set(store.execute("SELECT ad_account_id, name FROM customer_lists"))
+    assert known == {(account, name) for account in (AD_ACCOUNT, SECOND_ACCOUNT) for name in DEMO_LISTS}
+
+
+def test_every_docs_command_runs_as_written(tmp_path: Path, two_accounts: PinterestEmulator) -> None:
+    """The pages under docs/, each from the checkout, with the development venv's commands."""
+    checkout, home = tmp_path / "checkout", tmp_path / "home"
+    checkout.mkdir()
+    home.mkdir()
+    copy_checkout(checkout)
+    to_run, not_run = plan(docs_commands())
+    assert to_run, "docs/ shows commands"
+    assert all(not command.marker for command, _ in not_run)
+    run_script(to_run, checkout, home, two_accounts)
+    assert list((checkout / "dist").glob("*.whl")), "docs/development.md builds the wheel"

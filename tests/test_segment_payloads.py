@@ -393,12 +393,13 @@ def test_segment_payloads_leave_the_lists_segment_means(
         "page, screen, group or alias message (no membership)": 4,
     }
     assert result.report["invalid_records"] == {"IDFA is the all-zeros id of a device that limits ad tracking": 1}
-    # Each all-zeros IDFA is dropped and counted on the list it was meant for; the two records
-    # with an email still carried their signal, the one without any identifier is invalid.
+    # The all-zeros IDFAs of the two records with an email are dropped and counted on the list
+    # they were meant for (the email still carried the signal); the record without any other
+    # identifier is counted once, as an invalid record, not as a dropped identifier too.
     lat = "IDFA is the all-zeros id of a device that limits ad tracking"
-    assert result.report["dropped_identifiers"] == {lat: 3}
+    assert result.report["dropped_identifiers"] == {lat: 2}
     counted = [(r["name"], r["invalid"], r["dropped_identifiers"]) for r in result.report["lists"]]
-    assert [row for row in counted if row[1] or row[2]] == [("lat_users (IDFA)", 1, 3)]
+    assert [row for row in counted if row[1] or row[2]] == [("lat_users (IDFA)", 1, 2)]
     assert result.states == [{"position": len(messages)}]
 
 

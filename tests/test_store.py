@@ -413,3 +413,17 @@ def test_postgresql_url_options_are_kept_beside_the_lock_timeout() -> None:
         conn.execute(sa.text("DROP SCHEMA tpa_own CASCADE"))
     engine.dispose()
     assert tables == len(metadata.tables)
+
+
+def test_the_start_line_says_new_for_a_store_made_now_then_existing(store_url: str) -> None:
+    """On PostgreSQL too: the database exists before the store does, the store's tables do not."""
+    first = Store.open(store_url)
+    try:
+        assert "(new; knows 0 lists" in first.describe()
+    finally:
+        first.close()
+    again = Store.open(store_url)
+    try:
+        assert "(existing; knows 0 lists" in again.describe()
+    finally:
+        again.close()

@@ -254,6 +254,8 @@ class Credentials:
     client_secret: str | None = field(default=None, repr=False)
     on_rotate: Callable[[str], None] | None = None
     """Called with a new refresh token when Pinterest rotates it (continuous refresh)."""
+    refresh_token_expires_at: int | None = None
+    """When ``refresh_token`` ends (Unix seconds), when known: kept with it in the store."""
 
     def __repr__(self) -> str:
         """Never show a token, even in a debugger or a traceback."""
@@ -421,6 +423,11 @@ class PinterestClient:
             error.message += f" (api_url does not end in /v5, as {DEFAULT_API_URL} does)"
         return error
 
+    @property
+    def credentials(self) -> Credentials:
+        """What the client authenticates with (the refresh token's end, for the start-of-run warning)."""
+        return self._credentials
+
     def cancel(self) -> None:
         """The run stops: no call retries or waits any more (one in flight finishes)."""
         self._cancelled.set()
@@ -490,6 +497,7 @@ class PinterestClient:
         rotated = oauth.rotated_refresh_token(payload, creds.refresh_token)
         if rotated is not None:
             creds.refresh_token = rotated
+            creds.refresh_token_expires_at = oauth.refresh_token_expires_at(payload)
             if creds.on_rotate is not None:
                 creds.on_rotate(rotated)
             logger.info("Pinterest rotated the refresh token; the new one is kept in the store.")

@@ -9,6 +9,7 @@ it); errors are one line without a token, a code or the secret.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ class TokenReply:
     refresh_token: str | None = field(repr=False)
     scope: str
     refresh_token_expires_in: int | None
+    refresh_token_expires_at: int | None = None
 
     @property
     def granted(self) -> frozenset[str]:
@@ -83,6 +85,23 @@ def rotated_refresh_token(reply: object, current: str | None) -> str | None:
     return token if isinstance(token, str) and token and token != current else None
 
 
+def refresh_token_expires_at(reply: object, now: float | None = None) -> int | None:
+    """When the refresh token of a reply ends (Unix seconds), or None when the reply does not say.
+
+    Pinterest sends ``refresh_token_expires_at``, and ``refresh_token_expires_in`` (seconds
+    from now) with it; either will do (PINTEREST.md, OAuth).
+    """
+    if not isinstance(reply, Mapping):
+        return None
+    at = reply.get("refresh_token_expires_at")
+    if isinstance(at, (int, float)) and not isinstance(at, bool) and at > 0:
+        return int(at)
+    within = reply.get("refresh_token_expires_in")
+    if isinstance(within, (int, float)) and not isinstance(within, bool) and within > 0:
+        return int((time.time() if now is None else now) + within)
+    return None
+
+
 def token_reply(reply: object, operation: str) -> TokenReply:
     """Read a token reply; a reply without an access token means ``api_url`` is not Pinterest's v5 API."""
     access = reply.get("access_token") if isinstance(reply, Mapping) else None
@@ -98,6 +117,7 @@ def token_reply(reply: object, operation: str) -> TokenReply:
         refresh_token=refresh if isinstance(refresh, str) and refresh else None,
         scope=str(reply.get("scope") or ""),
         refresh_token_expires_in=int(expires) if isinstance(expires, (int, float)) else None,
+        refresh_token_expires_at=refresh_token_expires_at(reply),
     )
 
 

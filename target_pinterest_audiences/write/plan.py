@@ -50,8 +50,9 @@ class Plan:
     adds: list[str] = field(default_factory=list)
     removes: list[str] = field(default_factory=list)
     unchanged: int = 0
-    """Signals that would not change the list (a member again, a non-member leaving). A
-    leave for a list that does not exist is no signal for it at all, and not counted."""
+    """Signals that would not change the list (a member again, a non-member leaving)."""
+    removals_no_list: int = 0
+    """Leaves for a list that does not exist yet: nothing to send, counted apart."""
     removals_not_sent: int = 0
     """Removals ``add_only`` keeps back."""
     seen: list[str] = field(default_factory=list)
@@ -85,7 +86,7 @@ def plan(  # noqa: PLR0913 - what a list's signals are planned against
             else:
                 result.adds.append(member)
         elif not list_exists:
-            continue
+            result.removals_no_list += 1
         elif member in known or (not members_known and member not in removed):
             if add_only:
                 result.removals_not_sent += 1

@@ -271,7 +271,12 @@ class Writer:
                 if held:
                     with self._guard:
                         self._held[(audience, list_type)] = held
-            self.report.count(row, unchanged=planned.unchanged, removals_not_sent=planned.removals_not_sent)
+            self.report.count(
+                row,
+                unchanged=planned.unchanged,
+                removals_not_sent=planned.removals_not_sent,
+                removals_no_list=planned.removals_no_list,
+            )
             if mark is not None and planned.seen:
                 self._note_seen(name, stored, planned.seen, mark)
             if stored is None and planned.adds:
@@ -299,7 +304,10 @@ class Writer:
         """A dry run's list that does not exist: report what its creation would add."""
         if adds:
             row.created = True
-            self.report.count(row, added=len(adds))
+            creates = 1 + int(self.options.create_audience)  # the list with its first records, its audience
+            per_request = self.options.records_per_request
+            more = -(-max(0, len(adds) - per_request) // per_request)
+            self.report.count(row, added=len(adds), would_send=creates + more)
             if mark is not None:
                 self._dry_seen.setdefault(name, set()).update(adds)
 
@@ -319,7 +327,7 @@ class Writer:
         """One ADD or REMOVE through the journal; returns the list, made again if it was gone."""
         key = "added" if operation == ADD else "removed"
         if self.client is None or self.journal is None:
-            self.report.count(row, **{key: len(chunk)})
+            self.report.count(row, **{key: len(chunk)}, would_send=1)
             return stored
         self._check_stop()
         try:
@@ -429,7 +437,9 @@ class Writer:
     def _remove_unseen(self, stored: StoredList, row: ListReport, mark: int) -> None:
         row.id = stored.list_id
         if self.client is None:
-            self.report.count(row, removed=self._unseen_count(stored, mark))
+            unseen = self._unseen_count(stored, mark)
+            per_request = self.options.records_per_request
+            self.report.count(row, removed=unseen, would_send=-(-unseen // per_request))
             return
         after = ""
         while page := self.store.unseen_members(stored.list_id, mark, self.options.records_per_request, after):

@@ -35,8 +35,10 @@ def test_removals_go_for_a_list_found_in_the_account() -> None:
     assert split({A: False, B: False}, {B}, members_known=False) == ([], [A, B], 0)
 
 
-def test_a_leave_for_a_list_that_does_not_exist_is_no_write_and_no_count() -> None:
+def test_a_leave_for_a_list_that_does_not_exist_is_no_write_and_counted_apart() -> None:
     assert split({A: False, B: True}, set(), list_exists=False) == ([B], [], 0)
+    planned = plan({A: False, B: True, C: False}, set(), list_exists=False, members_known=True)
+    assert planned.removals_no_list == 2
 
 
 def test_add_only_counts_removals_and_sends_none() -> None:
@@ -51,6 +53,10 @@ def test_every_signal_is_counted_once() -> None:
             planned = plan(signals, known, list_exists=True, members_known=members_known)
             assert len(planned.adds) + len(planned.removes) + planned.unchanged == len(signals)
             assert not set(planned.adds) & set(planned.removes)
+    for list_exists in (True, False):  # every signal lands in exactly one count
+        planned = plan(signals, set(), list_exists=list_exists, members_known=True)
+        counted = len(planned.adds) + len(planned.removes) + planned.unchanged + planned.removals_no_list
+        assert counted == len(signals)
 
 
 def test_the_last_signal_wins_across_streams_in_one_pending_map() -> None:

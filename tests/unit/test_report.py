@@ -90,7 +90,7 @@ def test_an_empty_run_says_there_was_nothing_to_do() -> None:
     report = RunReport(dry_run=True)
     report.status = "succeeded"
     lines = report.table().splitlines()
-    assert lines[0] == "DRY RUN, nothing sent. Run succeeded in 0.0s: 0 records, 0 requests, 0 retries"
+    assert lines[0] == "DRY RUN, nothing sent. Run succeeded in 0.0s: 0 records, would send 0 write requests"
     assert lines[1] == "Nothing to do: the input held no records."
     assert len(lines) == 2
 
