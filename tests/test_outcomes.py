@@ -183,6 +183,9 @@ def test_a_removal_from_a_list_found_in_the_account_is_not_sent_again(
     first = run_target(target_config, leave(A), tmp_path)
     assert first.returncode == 0, first.last_line
     assert held(emulator) == {"vip (EMAIL)": frozenset({sha(B)})}
+    # The removal is remembered, not held: the store knows no member of the list.
+    assert first.report is not None
+    assert {item["name"]: item["members_held"] for item in first.report["matching"]} == {"vip (EMAIL)": 0}
 
     def patches() -> list[str]:
         return [str(request.body) for request in emulator.requests if request.method == "PATCH"]
