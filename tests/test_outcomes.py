@@ -17,6 +17,7 @@ import requests
 
 from conftest import ACCESS_TOKEN, AD_ACCOUNT, EXECUTABLE, emulator_settings, held, run_target, sha, singer_lines
 from pinterest_emulator import Faults, PinterestEmulator
+from target_pinterest_audiences.store import Store
 
 REFRESH = "emulator-refresh-token"
 CLIENT = {"client_id": "emulator-client-id", "client_secret": "emulator-client-secret"}
@@ -201,3 +202,25 @@ def test_a_removal_from_a_list_found_in_the_account_is_not_sent_again(
     assert held(emulator) == {"vip (EMAIL)": frozenset({sha(B)})}
     assert run_target(target_config, leave(A, B), tmp_path).returncode == 0
     assert held(emulator) == {"vip (EMAIL)": frozenset()}
+
+
+def test_a_refused_write_leaves_no_intent_behind(
+    emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """Certainly not applied (a 400, nothing unanswered): the intent is dropped, not re-sent by later runs."""
+    assert run_target(target_config, join(A), tmp_path).returncode == 0
+    emulator.faults = Faults(fail_nth={2: 400})  # 1 reads the known list back, 2 is the ADD of b
+    refused = run_target(target_config, join(B), tmp_path)
+    assert refused.returncode == 1
+    assert "HTTP 400" in refused.last_line
+    store = Store.open(target_config["store_url"], read_only=True)
+    try:
+        assert store.open_intents() == []
+    finally:
+        store.close()
+    emulator.faults = Faults()
+    started = len(emulator.requests)
+    result = run_target(target_config, join(A), tmp_path)  # nothing to settle, nothing new
+    assert result.returncode == 0, result.last_line
+    assert [request.method for request in emulator.requests[started:] if request.method != "GET"] == []
+    assert held(emulator) == {"vip (EMAIL)": frozenset({sha(A)})}

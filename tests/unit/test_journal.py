@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING, cast
 
 import pytest
 
+from target_pinterest_audiences.write import journal
 from target_pinterest_audiences.write.journal import CRASH_POINTS, CrashPoints, Journal
 
 if TYPE_CHECKING:
@@ -37,3 +39,14 @@ def test_the_journal_uses_the_run_s_crash_points_or_none() -> None:
     chosen = CrashPoints("after_intent:1")
     assert Journal(store, chosen).crash is chosen
     Journal(store).crash.reach("after_intent")  # none chosen: reaching a point does nothing
+
+
+def test_the_chosen_point_kills_at_its_nth_reach_and_no_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    kills: list[tuple[int, int]] = []
+    monkeypatch.setattr(journal.os, "kill", lambda pid, sig: kills.append((pid, sig)))
+    crash = CrashPoints("after_intent:2")
+    for point in ("after_intent", "before_intent", "after_answer", "before_intent"):
+        crash.reach(point)
+    assert kills == []
+    crash.reach("after_intent")
+    assert kills == [(journal.os.getpid(), signal.SIGKILL)]
