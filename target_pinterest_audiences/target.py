@@ -238,16 +238,6 @@ class TargetPinterestAudiences(Target):
         self.logger.info("%s", self.run.store.describe())
         interval = float(self.config.get("progress_interval_seconds", settings.DEFAULT_PROGRESS_SECONDS))
         self._progress = Progress(self.run.report, interval, lambda line: self.logger.info("%s", line))
-        try:
-            client = self.run.writer.client
-            if client is not None:
-                self._check_refresh_token(client)
-                check_ad_account(client, self.run.options.ad_account_id)
-                warning = ending_soon(client.credentials)  # after the check's renewal, if any
-                if warning:
-                    self.logger.warning("%s", warning)
-        except RunInterruptedError as exc:
-            self.stop(exc.signum)  # reported as interrupted, as later in the run
         self._progress.start()
         self._records_since_check = 0
         self._counted: dict[str, int] = {}
@@ -255,6 +245,21 @@ class TargetPinterestAudiences(Target):
         self._fast_records = not config.get("stream_maps")  # flattening and metadata are not offered
         self._state_interval = float(config.get("_state_interval_seconds", STATE_INTERVAL_SECONDS))
         self.batch_rows = FIRST_BATCH_ROWS
+
+    def check_start(self) -> None:
+        """Before any input: the refresh token has not ended, and the token reaches the ad account.
+
+        Called by ``invoke`` inside the run's failure handling, so a failure here is reported
+        (and a token that does not reach the account exits 2, nothing read or sent).
+        """
+        client = self.run.writer.client
+        if client is None:
+            return
+        self._check_refresh_token(client)
+        check_ad_account(client, self.run.options.ad_account_id)
+        warning = ending_soon(client.credentials)  # after the check's renewal, if any
+        if warning:
+            self.logger.warning("%s", warning)
 
     def _check_refresh_token(self, client: PinterestClient) -> None:
         """A refresh token the store knows has ended: the ERROR line says what to do; nothing is sent."""
@@ -300,7 +305,9 @@ class TargetPinterestAudiences(Target):
             cls.logger.warning("Stopped by signal %d before reading any input.", exc.signum)
             sys.exit(128 + exc.signum)
         try:
-            # Settling is part of the run: a failure there is reported like any other.
+            # The start-of-run checks and settling are part of the run: a failure there is
+            # reported like any other.
+            target.check_start()
             target.run.writer.settle()
             target.listen(file_input)
         except RunInterruptedError as exc:

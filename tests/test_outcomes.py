@@ -111,8 +111,9 @@ def test_a_create_whose_answer_was_lost_is_settled_by_sending_its_records(
 ) -> None:
     """A list of the right name says nothing about which records it took: they are sent as an ADD."""
     target_config |= {"max_retry_seconds": 3, "records_per_request": 1, "parallel_requests": 1}
-    # Requests: 1 the account's lists, 2 the create with a (applied, answer lost), then 429s.
-    emulator.faults = lost_then_rate_limited(2)
+    # Requests: 1 the ad account check, 2 the account's lists, 3 the create with a (applied,
+    # answer lost), then 429s.
+    emulator.faults = lost_then_rate_limited(3)
     assert run_target(target_config, join(A), tmp_path).returncode == 1
     emulator.faults = Faults()
     # Someone empties the list in Ads Manager meanwhile: finding the list is not enough.
