@@ -104,7 +104,8 @@ be tested. Everything is off by default. Faults apply only to ``/v5`` requests, 
     to make the client time out on a change that was applied.
 
 - ``requests_per_second`` [``--quota-rps``]: one quota for all tokens (Pinterest counts per
-  user per app, and the emulator's tokens all belong to one user), in fixed windows: a
+  user per app, and the emulator's tokens all belong to one user) in each rate-limit category
+  (GETs count as ``ads_read``, every other request as ``ads_write``), in fixed windows: a
   window opens with the first request that finds none open and lasts one second; it admits
   ``floor(requests_per_second)`` requests (below 1/s: one request per window of
   ``1 / requests_per_second`` seconds). The excess get 429 code 8 with ``Retry-After`` =

@@ -116,7 +116,8 @@ class PinterestEmulator:
         self._settled = threading.Condition(self._lock)
         self._rng = random.Random(self._faults.seed)  # noqa: S311 (reproducible faults, not secrets)
         self._fault_counts: dict[str, int] = {}
-        self._quota = Quota()
+        # One quota per rate-limit category: reads (ads_read) and everything else (ads_write).
+        self._quotas = {"read": Quota(), "write": Quota()}
         self.requests: list[RecordedRequest] = []
         self._server: EmulatorServer | None = None
         self._thread: threading.Thread | None = None
@@ -182,7 +183,7 @@ class PinterestEmulator:
             self._tokens.reset_uses()
             self._rng = random.Random(value.seed)  # noqa: S311 (reproducible faults, not secrets)
             self._fault_counts.clear()
-            self._quota = Quota()
+            self._quotas = {"read": Quota(), "write": Quota()}
 
     @property
     def fault_counts(self) -> dict[str, int]:
@@ -323,7 +324,7 @@ class PinterestEmulator:
             if body_error is not None:
                 raise body_error
             if is_v5:
-                number, fault = self._next_fault(record_path)
+                number, fault = self._next_fault(method, record_path)
                 fault = self._aim_not_found(fault, method, record_path)
                 response = self._before_processing(fault) or self._handle_v5(method, record_path, query, headers, body)
             else:
@@ -352,7 +353,7 @@ class PinterestEmulator:
         )
         return response
 
-    def _next_fault(self, path: str) -> tuple[int, FaultDecision]:
+    def _next_fault(self, method: str, path: str) -> tuple[int, FaultDecision]:
         """Number the /v5 request, draw its seeded fault and apply the quota, under the lock."""
         with self._lock:
             self._v5_count += 1
@@ -361,7 +362,7 @@ class PinterestEmulator:
             draw = self._rng.random() if subject else None
             decision = decide_fault(faults, self._v5_count, draw)
             if subject and not faults.targets(self._v5_count) and faults.requests_per_second is not None:
-                wait = self._quota.take(faults.requests_per_second)
+                wait = self._quotas["read" if method == "GET" else "write"].take(faults.requests_per_second)
                 if wait is not None:
                     decision = FaultDecision(delay=decision.delay, status=429, kind="quota", retry_after=wait)
             odd = faults.odd_reply_nth.get(self._v5_count)

@@ -185,9 +185,11 @@ NO_FAULT = FaultDecision()
 
 
 class Quota:
-    """One quota for all tokens, in fixed windows (Pinterest counts per user per app).
+    """One rate-limit category's quota for all tokens, in fixed windows.
 
-    Assumption: fixed one-second windows, one quota for every request of the app, and
+    Pinterest counts per user per app and category: the emulator keeps one for reads
+    (``ads_read``) and one for the rest (``ads_write``).
+    Assumption: fixed one-second windows, one quota per category (GETs, and every other request), and
     ``Retry-After`` / ``X-RateLimit-Reset`` on the 429 (undocumented: Pinterest's rate-limit
     page, developers.pinterest.com /docs/reference/rate-limits/, gives the limits per second
     and per category per minute, not how it counts them nor these headers; the 429 body,

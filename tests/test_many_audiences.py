@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ACCESS_TOKEN, emulator_settings, held, run_target, sha
+from conftest import ACCESS_TOKEN, AD_ACCOUNT, emulator_settings, held, run_target, sha
 from pinterest_emulator import PinterestEmulator
 
 MEMBERS = 10
@@ -45,8 +45,11 @@ def test_a_second_run_with_the_same_input_reads_pages_not_lists(
     assert second.returncode == 0, second.last_line
     sent = [(r.method, r.path.rsplit("/", 1)[-1]) for r in emulator.requests]
     pages = -(-lists // 250)
-    # Nothing to write; the account's list pages and audience pages, once each.
-    assert sorted(sent) == sorted([("GET", "customer_lists")] * pages + [("GET", "audiences")] * pages)
+    # Nothing to write: the start-of-run check of the ad account, then the account's list pages
+    # and audience pages, once each.
+    assert sorted(sent) == sorted(
+        [("GET", AD_ACCOUNT)] + [("GET", "customer_lists")] * pages + [("GET", "audiences")] * pages
+    )
     assert len(sent) <= most
     assert second.report is not None
     assert second.report["requests"] == len(sent)
@@ -87,7 +90,8 @@ def test_a_deleted_list_the_input_does_not_speak_of_stays_deleted_until_it_does(
 
     assert other.returncode == 0, other.last_line
     assert "aud0002 (EMAIL)" not in held(emulator)
-    assert [r.method for r in emulator.requests] == ["GET", "GET"]  # the two listings, no GET of the list
+    # The ad account check and the two listings, no GET of the list.
+    assert [r.method for r in emulator.requests] == ["GET", "GET", "GET"]
     again = run_target(config, many(3), tmp_path)
     assert again.returncode == 0, again.last_line
     assert held(emulator)["aud0002 (EMAIL)"] == frozenset(sha(f"m{member}@a2.example") for member in range(MEMBERS))
