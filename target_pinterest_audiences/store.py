@@ -205,6 +205,15 @@ lowercase_idfa_lists = sa.Table(
     sa.Column("ad_account_id", sa.String(18), primary_key=True),
     sa.Column("name", sa.String(500), primary_key=True),
 )
+#: Lists a run's input spoke of since the last end-of-run feedback: one deleted in Ads Manager is
+#: made again by the next feedback (write/feedback.py), also when the run that spoke of it was cut
+#: short after its STATE had passed those records (a resumed run does not speak of them again).
+spoken_lists = sa.Table(
+    "spoken_lists",
+    metadata,
+    sa.Column("ad_account_id", sa.String(18), primary_key=True),
+    sa.Column("name", sa.String(500), primary_key=True),
+)
 #: Pinterest's feedback on each list, one row per list per real run (the report command's history).
 list_history = sa.Table(
     "list_history",
@@ -698,6 +707,30 @@ class Store:
                 )
             ).first()
         return None if row is None else _stored(row)
+
+    def note_spoken(self, ad_account_id: str, name: str) -> None:
+        """Remember that the input spoke of a list, until the next end-of-run feedback."""
+        if self.read_only:
+            return
+        with self._writing() as conn:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            row = {"ad_account_id": ad_account_id, "name": name}
+            conn.execute(dialect.insert(spoken_lists).values(row).on_conflict_do_nothing())
+
+    def spoken(self, ad_account_id: str) -> set[str]:
+        """The lists of an account that input spoke of since the last feedback."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(spoken_lists.c.name).where(spoken_lists.c.ad_account_id == ad_account_id)
+            ).scalars()
+            return set(rows)
+
+    def forget_spoken(self, ad_account_id: str) -> None:
+        """The feedback has looked at every list of the account: start remembering anew."""
+        if self.read_only:
+            return
+        with self._writing() as conn:
+            conn.execute(sa.delete(spoken_lists).where(spoken_lists.c.ad_account_id == ad_account_id))
 
     @_reconnecting
     def lists_of_audience(self, ad_account_id: str, audience: str) -> list[StoredList]:

@@ -98,12 +98,13 @@ def test_sigterm_after_intervals_emits_the_state_of_what_was_accepted(
 def test_sigterm_during_the_status_reads_reports_interrupted(
     emulator: PinterestEmulator, target_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    # Requests: 1 the account's lists, 2 the create, 3 its audience, 4 the status read at the end.
-    emulator.faults = Faults(hold_after_effect_nth={4: 30.0})
+    # Requests: 1 the ad account check, 2 the account's lists, 3 the create, 4 its audience, 5 the
+    # first page of the account's lists read for the feedback at the end.
+    emulator.faults = Faults(hold_after_effect_nth={5: 30.0})
     proc = start(target_config, tap_output(emails(3)), tmp_path)
     try:
-        assert emulator.wait_applied(4, timeout=60)
-        assert emulator.requests[3].method == "GET"
+        assert emulator.wait_applied(5, timeout=60)
+        assert (emulator.requests[4].method, emulator.requests[4].path.rsplit("/", 1)[-1]) == ("GET", "customer_lists")
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=20)
     finally:

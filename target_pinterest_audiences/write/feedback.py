@@ -2,9 +2,10 @@
 
 Read from the account's paginated listings (customer lists, then audiences; 250 a page), so
 a run with hundreds of lists spends a handful of reads on them, not one GET per list. A list
-the store knows that is missing from the pages (deleted in Ads Manager) and that this run's
-input spoke of is confirmed gone and made again with every member the store knows, as a write
-that finds it gone does; one the input did not speak of is left deleted until it does.
+the store knows that is missing from the pages (deleted in Ads Manager) and that input spoke of
+since the last feedback (this run, or one cut short after its STATE passed those records: see
+``Store.note_spoken``) is confirmed gone and made again with every member the store knows, as a
+write that finds it gone does; one the input did not speak of is left deleted until it does.
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ def read_feedback(writer: Writer) -> list[Matching]:
     with client.counting() as calls:
         pages = {str(item.get("id")): item for item in client.customer_lists(account)}
     reads = calls.requests
+    spoken = store.spoken(account) | set(report.lists)
     for stored in known:
-        if not stored.gone and stored.list_id not in pages and stored.name in report.lists:
+        # A list already marked gone (a rebuild cut short) is finished here too.
+        if stored.list_id not in pages and stored.name in spoken:
             # Deleted in Ads Manager, and spoken of by this run: made again now. One the run did
             # not speak of stays deleted until the input speaks of it again.
             _made_again(writer, stored.name, pages)
@@ -59,6 +62,7 @@ def read_feedback(writer: Writer) -> list[Matching]:
         audiences=audiences,
     )
     store.add_history(observations)
+    store.forget_spoken(account)
     found = []
     for seen in observations:
         before = previous_share(history, seen.name, seen.run_id)

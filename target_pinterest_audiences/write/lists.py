@@ -67,6 +67,8 @@ class Lists:
         self._account: dict[str, Mapping[str, Any]] | None = None
         self._account_lock = threading.Lock()
         self.stopping = threading.Event()
+        #: Known lists this run spoke of, noted in the store once each (see Store.note_spoken).
+        self._spoken: set[str] = set()
 
     def check_stop(self) -> None:
         """Raise when the run was asked to stop: no further write starts."""
@@ -97,6 +99,9 @@ class Lists:
         # a write to a list deleted in Ads Manager answers 404, which is confirmed and makes it
         # again (write/send.py), and the end of the run finds it missing from the account's pages.
         stored = self.store.get_list(self.options.ad_account_id, name)
+        if stored is not None and name not in self._spoken:
+            self._spoken.add(name)
+            self.store.note_spoken(self.options.ad_account_id, name)
         if stored is not None and stored.gone and self.client is not None:
             stored = self.make_again(stored)
         if stored is None and self.client is not None:
