@@ -76,12 +76,13 @@ class PrimaryKeyUpdates(std.TargetPrimaryKeyUpdates):
 
 
 def only_the_account_check() -> bool:
-    """Nothing was sent but the start-of-run check, a GET of the ad account (before any input).
+    """Nothing was sent but, at most, the start-of-run check, a GET of the ad account.
 
-    The SDK's test runner makes the target more than once, so there may be several.
+    ``invoke`` makes the check before any input; the SDK's test runner calls ``listen`` on the
+    target it made, so there is none here, or several when a test goes through the executable.
     """
     sent = {(r.method, r.path) for r in EMULATOR.requests}
-    return sent == {("GET", f"/ad_accounts/{AD_ACCOUNT}")}
+    return sent <= {("GET", f"/ad_accounts/{AD_ACCOUNT}")}
 
 
 class FreeFormSchema(std.TargetInvalidSchemaTest):
