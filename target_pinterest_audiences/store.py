@@ -317,6 +317,22 @@ class Write:
     mark: int | None
     """The mirror snapshot its ADD members belong to."""
 
+    @classmethod
+    def to(
+        cls, stored: StoredList, operation: str, members: Sequence[str], mark: int | None = None, *, list_id: str | None
+    ) -> Write:
+        """A write to a list the store knows, under ``list_id`` (None: it creates the list again)."""
+        return cls(
+            stored.ad_account_id,
+            stored.name,
+            stored.audience or "",
+            stored.list_type,
+            list_id,
+            operation,
+            tuple(members),
+            mark,
+        )
+
 
 @dataclass(frozen=True)
 class Intent(Write):

@@ -68,16 +68,7 @@ def _remove_all(writer: Writer, stored: StoredList) -> int:
     row = writer.report.list_report(stored.name, stored.audience or "", stored.list_type)
     removed = 0
     while page := store.unseen_members(stored.list_id, None, options.records_per_request):
-        write = Write(
-            stored.ad_account_id,
-            stored.name,
-            stored.audience or "",
-            stored.list_type,
-            stored.list_id,
-            REMOVE,
-            tuple(page),
-            None,
-        )
+        write = Write.to(stored, REMOVE, page, list_id=stored.list_id)
         try:
             with client.counting() as calls:
                 try:

@@ -230,16 +230,7 @@ class Lists:
                     logger.warning("Customer list '%s' (id %s) is gone at Pinterest.", gone.name, gone.list_id)
                     return None
                 self.check_stop()
-                write = Write(
-                    options.ad_account_id,
-                    gone.name,
-                    current.audience or "",
-                    current.list_type,
-                    None,
-                    ADD,
-                    tuple(first),
-                    None,
-                )
+                write = Write.to(current, ADD, first, list_id=None)
                 new_id = self.journal.write(write, self.create_remote)
                 count, after = len(first), first[-1]
             else:
@@ -248,16 +239,7 @@ class Lists:
             while page := self.store.unseen_members(new_id, None, options.records_per_request, after):
                 after = page[-1]
                 self.check_stop()
-                write = Write(
-                    options.ad_account_id,
-                    gone.name,
-                    current.audience or "",
-                    current.list_type,
-                    new_id,
-                    ADD,
-                    tuple(page),
-                    None,
-                )
+                write = Write.to(current, ADD, page, list_id=new_id)
                 self.journal.write(write, partial(self._add_to, new_id))
                 count += len(page)
             self.store.replace_list(replace(current, list_id=new_id), new_id)

@@ -333,16 +333,7 @@ class Writer:
         try:
             with self.client.counting() as calls:
                 try:
-                    write = Write(
-                        stored.ad_account_id,
-                        stored.name,
-                        stored.audience or "",
-                        stored.list_type,
-                        stored.list_id,
-                        operation,
-                        tuple(chunk),
-                        mark,
-                    )
+                    write = Write.to(stored, operation, chunk, mark, list_id=stored.list_id)
                     self.journal.write(write, lambda intent: self.patch(stored, intent))
                 finally:
                     self.report.count(row, requests=calls.requests, retries=calls.retries)
